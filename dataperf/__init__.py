@@ -1,0 +1,46 @@
+"""dataperf: iterate on data to improve deep-learning models.
+
+Public names are loaded on first use, so ``import dataperf`` is fast and has no side effects.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "AugmentedDataset": "dataperf.augment.dataset",
+    "AugmentedLoader": "dataperf.augment.dataset",
+    "augment_loader": "dataperf.augment.dataset",
+    "item_rng": "dataperf._rng",
+    "item_seed": "dataperf._rng",
+    "text": "dataperf.text",
+    "datasets": "dataperf.datasets",
+}
+
+__all__ = sorted(_EXPORTS)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from dataperf import datasets, text  # noqa: F401
+    from dataperf._rng import item_rng, item_seed  # noqa: F401
+    from dataperf.augment.dataset import (  # noqa: F401
+        AugmentedDataset,
+        AugmentedLoader,
+        augment_loader,
+    )
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'dataperf' has no attribute {name!r}")
+    mod = importlib.import_module(module)
+    value = mod if module == f"dataperf.{name}" else getattr(mod, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(list(globals()) + __all__)

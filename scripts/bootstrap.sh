@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Sets up everything dataperf needs, idempotently: system packages (WordNet data, Fashion-MNIST),
+# then a virtual environment in .venv (or $DATAPERF_VENV) with dataperf[text,dev] installed.
+# A second run reuses what the first installed (the venv is rebuilt only when pyproject.toml,
+# scripts/constraints.txt or this script change).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+VENV=${DATAPERF_VENV:-.venv}
+PYTHON=${PYTHON:-python3}
+NEED_GB=9  # torch (CUDA build) alone is ~5.5 GB; TextAttack and friends ~1 GB more
+
+say() { printf '[setup] %s\n' "$*"; }
+die() { printf '[setup] ERROR: %s\n' "$*" >&2; exit 1; }
+
+# ---------------------------------------------------------------- system packages
+missing=()
+[ -f /usr/share/wordnet/data.noun ] || missing+=(wordnet-base)
+[ -f /usr/share/wordnet/index.sense ] || missing+=(wordnet-sense-index)
+[ -f /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz ] || missing+=(dataset-fashion-mnist)
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo_cmd=none
+  if [ "$(id -u)" = 0 ]; then sudo_cmd=""
+  elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then sudo_cmd="sudo -n"; fi
+  if [ "$sudo_cmd" != none ] && command -v apt-get >/dev/null 2>&1; then
+    say "installing system packages: ${missing[*]}"
+    if ! { $sudo_cmd apt-get update -qq &&
+           DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}"; } >/tmp/dataperf-apt.log 2>&1; then
+      say "WARNING: apt-get failed (log: /tmp/dataperf-apt.log); continuing without ${missing[*]}"
+    fi
+  else
+    say "WARNING: cannot install system packages without root. Ask an administrator to run:"
+    say "    apt-get install -y ${missing[*]}"
+    say "Until then: WordNet synonyms (dataperf.text.SynonymReplace, TextAttack's wordnet/eda"
+    say "recipes) and Fashion-MNIST are unavailable; the demo falls back to scikit-learn's digits."
+  fi
+else
+  say "system packages present (WordNet, Fashion-MNIST)"
+fi
+
+# ---------------------------------------------------------------- Python environment
+stamp=$(cat pyproject.toml scripts/constraints.txt scripts/bootstrap.sh | sha256sum | cut -c1-16)
+if [ -f "$VENV/.dataperf-stamp" ] && [ "$(cat "$VENV/.dataperf-stamp")" = "$stamp" ] &&
+   "$VENV/bin/python" -c "import dataperf" 2>/dev/null; then
+  say "Python environment up to date ($VENV)"
+  exit 0
+fi
+
+"$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 10))' 2>/dev/null ||
+  die "dataperf needs Python >= 3.10; '$PYTHON' is $("$PYTHON" --version 2>&1 || echo missing). Set PYTHON=/path/to/python3.11."
+
+if [ ! -x "$VENV/bin/python" ]; then
+  free_kb=$(df -Pk . | awk 'NR==2 {print $4}')
+  if [ "$free_kb" -lt $((NEED_GB * 1024 * 1024)) ]; then
+    die "not enough free disk space in $(pwd): $((free_kb / 1024 / 1024)) GB free, ~${NEED_GB} GB needed (PyTorch alone is ~5.5 GB). Free some space, or set DATAPERF_VENV to a folder on a larger disk, and run again."
+  fi
+  say "creating virtual environment $VENV"
+  "$PYTHON" -m venv "$VENV"
+fi
+
+say "installing PyTorch and torchvision (a few minutes on first run)"
+"$VENV/bin/python" -m pip install -q -c scripts/constraints.txt torch torchvision
+say "installing dataperf[text,dev] (TextAttack, albumentations, test tools)"
+"$VENV/bin/python" -m pip install -q -c scripts/constraints.txt -e ".[text,dev]"
+echo "$stamp" > "$VENV/.dataperf-stamp"
+say "done: $VENV is ready"
