@@ -1,0 +1,1 @@
+"""Training-data augmentation: dataset/loader wrappers and text ops."""
