@@ -1,0 +1,84 @@
+"""Pictures of data: image grids (a preview of augmentations, a contact sheet of proposals)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dataperf._validate import describe
+
+__all__ = ["to_display", "image_grid", "save_grid"]
+
+
+def to_display(image: Any) -> np.ndarray:
+    """Convert one image to an (H, W, 3) uint8 array for display.
+
+    Accepts (H, W), (H, W, C) or (C, H, W) NumPy arrays and torch tensors (C in 1, 3, 4), and
+    PIL images. Float images in [0, 1] are scaled by 255; float images outside [0, 1] (e.g.
+    after ``Normalize``) are min-max rescaled, per image, so they remain visible.
+    """
+    if hasattr(image, "convert") and hasattr(image, "mode"):  # PIL
+        array = np.asarray(image.convert("RGB"))
+    else:
+        array = np.asarray(image.detach().cpu() if hasattr(image, "detach") else image)
+    if array.ndim == 3 and array.shape[0] in (1, 3, 4) and array.shape[-1] not in (1, 3, 4):
+        array = np.moveaxis(array, 0, -1)
+    if array.ndim == 3 and array.shape[-1] == 1:
+        array = array[..., 0]
+    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[-1] not in (3, 4)):
+        raise ValueError(
+            f"cannot display {describe(image)}: expected (H, W), (H, W, C) or (C, H, W) "
+            "with C in 1, 3, 4"
+        )
+    if array.dtype != np.uint8:
+        array = array.astype(np.float64)
+        low, high = float(array.min()), float(array.max())
+        if low < 0.0 or high > 1.0:
+            array = (array - low) / (high - low) if high > low else np.zeros_like(array)
+        array = np.round(np.clip(array, 0.0, 1.0) * 255).astype(np.uint8)
+    if array.ndim == 2:
+        array = np.repeat(array[..., None], 3, axis=-1)
+    return np.ascontiguousarray(array[..., :3])
+
+
+def image_grid(
+    rows: Sequence[Sequence[Any]], *, cell: int = 96, pad: int = 4, background: int = 255
+) -> Any:
+    """Lay out ``rows`` of images as one PIL image; each image is resized to ``cell`` pixels.
+
+    Parameters
+    ----------
+    rows : sequence of sequences of images
+        Row ``r`` holds the images shown left to right (rows may differ in length).
+    cell : int
+        Side of each (square) cell in pixels; images keep their aspect ratio inside it.
+    """
+    from PIL import Image
+
+    if not rows or not any(len(row) for row in rows):
+        raise ValueError("image_grid needs at least one image; got an empty sequence of rows")
+    ncols = max(len(row) for row in rows)
+    width = ncols * cell + (ncols + 1) * pad
+    height = len(rows) * cell + (len(rows) + 1) * pad
+    sheet = Image.new("RGB", (width, height), (background,) * 3)
+    for r, row in enumerate(rows):
+        for c, image in enumerate(row):
+            tile = Image.fromarray(to_display(image))
+            scale = cell / max(tile.size)
+            size = (max(1, round(tile.size[0] * scale)), max(1, round(tile.size[1] * scale)))
+            tile = tile.resize(size, Image.Resampling.NEAREST)
+            x = pad + c * (cell + pad) + (cell - size[0]) // 2
+            y = pad + r * (cell + pad) + (cell - size[1]) // 2
+            sheet.paste(tile, (x, y))
+    return sheet
+
+
+def save_grid(rows: Sequence[Sequence[Any]], path: str | Path, **kwargs: Any) -> Path:
+    """Save :func:`image_grid` of ``rows`` to ``path`` (PNG by extension); return the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image_grid(rows, **kwargs).save(path)
+    return path
