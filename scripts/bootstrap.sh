@@ -13,6 +13,16 @@ NEED_GB=9  # torch (CUDA build) alone is ~5.5 GB; TextAttack and friends ~1 GB m
 say() { printf '[setup] %s\n' "$*"; }
 die() { printf '[setup] ERROR: %s\n' "$*" >&2; exit 1; }
 
+# ---------------------------------------------------------------- disk space (first)
+if [ ! -x "$VENV/bin/python" ]; then
+  target=$(dirname "$VENV")
+  mkdir -p "$target"
+  free_kb=$(df -Pk "$target" | awk 'NR==2 {print $4}')
+  if [ "$free_kb" -lt $((NEED_GB * 1024 * 1024)) ]; then
+    die "not enough free disk space in $(cd "$target" && pwd): $((free_kb / 1024 / 1024)) GB free, ~${NEED_GB} GB needed (PyTorch alone is ~5.5 GB). Free some space, or set DATAPERF_VENV to a folder on a larger disk, and run again."
+  fi
+fi
+
 # ---------------------------------------------------------------- system packages
 missing=()
 [ -f /usr/share/wordnet/data.noun ] || missing+=(wordnet-base)
@@ -50,17 +60,19 @@ fi
   die "dataperf needs Python >= 3.10; '$PYTHON' is $("$PYTHON" --version 2>&1 || echo missing). Set PYTHON=/path/to/python3.11."
 
 if [ ! -x "$VENV/bin/python" ]; then
-  free_kb=$(df -Pk . | awk 'NR==2 {print $4}')
-  if [ "$free_kb" -lt $((NEED_GB * 1024 * 1024)) ]; then
-    die "not enough free disk space in $(pwd): $((free_kb / 1024 / 1024)) GB free, ~${NEED_GB} GB needed (PyTorch alone is ~5.5 GB). Free some space, or set DATAPERF_VENV to a folder on a larger disk, and run again."
-  fi
   say "creating virtual environment $VENV"
   "$PYTHON" -m venv "$VENV"
 fi
 
+# pip's own exit status is kept (pipefail); only its notes about unusable local index
+# folders on some machines are dropped.
+pip_install() {
+  "$VENV/bin/python" -m pip install -q -c scripts/constraints.txt "$@" 2>&1 |
+    { grep -v "^WARNING: Location '.*' is ignored" || true; }
+}
 say "installing PyTorch and torchvision (a few minutes on first run)"
-"$VENV/bin/python" -m pip install -q -c scripts/constraints.txt torch torchvision
+pip_install torch torchvision
 say "installing dataperf[text,dev] (TextAttack, albumentations, test tools)"
-"$VENV/bin/python" -m pip install -q -c scripts/constraints.txt -e ".[text,dev]"
+pip_install -e ".[text,dev]"
 echo "$stamp" > "$VENV/.dataperf-stamp"
 say "done: $VENV is ready"

@@ -15,6 +15,19 @@ from torch.utils.data import Dataset
 from torchvision.transforms import v2
 
 
+class ListDataset(Dataset):
+    """A map-style Dataset over a list (a plain list is not a ``Dataset`` subclass)."""
+
+    def __init__(self, items) -> None:
+        self.items = list(items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index):
+        return self.items[index]
+
+
 class TensorImages(Dataset):
     """``n`` items ``(uint8 (3, size, size) tensor, index)``; the images differ by index."""
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from _spawn_helpers import ListDataset
 from torch.utils.data import (
     BatchSampler,
     DataLoader,
-    Dataset,
     DistributedSampler,
     IterableDataset,
     RandomSampler,
@@ -21,17 +21,6 @@ from torchvision.transforms import v2
 from dataperf import AugmentedDataset, AugmentedLoader, augment_loader
 
 N = 8
-
-
-class ListDataset(Dataset):
-    def __init__(self, items) -> None:
-        self.items = list(items)
-
-    def __len__(self) -> int:
-        return len(self.items)
-
-    def __getitem__(self, index):
-        return self.items[index]
 
 
 class Stream(IterableDataset):

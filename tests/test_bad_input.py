@@ -6,25 +6,15 @@ import albumentations as A
 import numpy as np
 import pytest
 import torch
+from _spawn_helpers import ListDataset
 from PIL import Image
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader
 from torchvision import tv_tensors
 from torchvision.transforms import v2
 
 from dataperf import AugmentedDataset
 
 SIZE = 32
-
-
-class ListDataset(Dataset):
-    def __init__(self, items) -> None:
-        self.items = list(items)
-
-    def __len__(self) -> int:
-        return len(self.items)
-
-    def __getitem__(self, index):
-        return self.items[index]
 
 
 def hwc_uint8(n: int = 2) -> list[np.ndarray]:

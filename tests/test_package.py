@@ -32,6 +32,8 @@ def test_public_names_resolve():
 
     for name in dataperf.__all__:
         assert getattr(dataperf, name) is not None
+    for name in dataperf.text.__all__:
+        assert getattr(dataperf.text, name) is not None
     assert "AugmentedDataset" in dir(dataperf)
 
 
