@@ -55,17 +55,18 @@ def _mix(z: int) -> int:
     return z ^ (z >> 31)
 
 
+def _prefix(seed: int, epoch: int) -> int:
+    return _mix((_mix((seed + _GOLDEN) & _MASK64) + epoch + _GOLDEN) & _MASK64)
+
+
 def _hash(seed: int, epoch: int, index: int) -> int:
-    h = _mix((seed + _GOLDEN) & _MASK64)
-    h = _mix((h + epoch + _GOLDEN) & _MASK64)
-    return _mix((h + index + _GOLDEN) & _MASK64)
+    return _mix((_prefix(seed, epoch) + index + _GOLDEN) & _MASK64)
 
 
 def _pcg_state(h: int) -> dict:
-    state = (_mix(h ^ 0x5851F42D4C957F2D) << 64) | _mix(h ^ 0x14057B7EF767814F)
     return {
         "bit_generator": "PCG64",
-        "state": {"state": state, "inc": _PCG_INC},
+        "state": {"state": (h << 64) | _mix(h ^ _GOLDEN), "inc": _PCG_INC},
         "has_uint32": 0,
         "uinteger": 0,
     }
@@ -83,22 +84,38 @@ def item_rng(seed: int, epoch: int, index: int) -> np.random.Generator:
     return np.random.Generator(bit_generator)
 
 
-_local = threading.local()
+# random.Random.seed without the pure-Python wrapper (same result for a non-negative int)
+_seed_mersenne = random.Random.__mro__[1].seed
+
+
+class _Cache(threading.local):
+    """Per-thread generators that :func:`shared_key` re-seeds in place."""
+
+    def __init__(self) -> None:
+        self.bit_generator = np.random.PCG64(0)
+        self.generator = np.random.Generator(self.bit_generator)
+        self.py_random = random.Random()
+        self.state = _pcg_state(0)
+        self.prefix_key: tuple[int, int] | None = None
+        self.prefix = 0
+
+
+_cache = _Cache()
 
 
 def shared_key(seed: int, epoch: int, index: int) -> tuple[np.random.Generator, random.Random, int]:
     """``(item_rng, random.Random(item_seed), item_seed)`` for one item, without allocating.
 
-    The generators are per-thread objects re-seeded on every call (a few microseconds instead
-    of tens): they are valid until the next call in the same thread, so use them only inside
-    one item's augmentation, and never hand them to code that keeps them.
+    The generators are per-thread objects re-seeded in place on every call (microseconds
+    instead of tens: this runs once per augmented item): they are valid until the next call in
+    the same thread, so use them only inside one item's augmentation.
     """
-    cache = getattr(_local, "cache", None)
-    if cache is None:
-        bit_generator = np.random.PCG64(0)
-        cache = _local.cache = (bit_generator, np.random.Generator(bit_generator), random.Random())
-    h = _hash(seed, epoch, index)
-    cache[0].state = _pcg_state(h)
+    cache = _cache
+    if cache.prefix_key != (seed, epoch):
+        cache.prefix_key, cache.prefix = (seed, epoch), _prefix(seed, epoch)
+    h = _mix((cache.prefix + index + _GOLDEN) & _MASK64)
+    cache.state["state"]["state"] = (h << 64) | _mix(h ^ _GOLDEN)
+    cache.bit_generator.state = cache.state
     int_seed = h & 0x7FFF_FFFF_FFFF_FFFF
-    cache[2].seed(int_seed)
-    return cache[1], cache[2], int_seed
+    _seed_mersenne(cache.py_random, int_seed)
+    return cache.generator, cache.py_random, int_seed

@@ -96,10 +96,10 @@ def _text_augmenters(use_textattack: bool) -> dict[str, Any]:
     from dataperf import text
 
     augmenters: dict[str, Any] = {
-        "CharSwap": text.CharSwap(rate=0.1),
-        "KeyboardTypo": text.KeyboardTypo(rate=0.1),
+        "CharSwap": text.CharSwap(rate=0.2),
+        "KeyboardTypo": text.KeyboardTypo(rate=0.2),
         "WordDelete": text.WordDelete(rate=0.15),
-        "WordSwap": text.WordSwap(rate=0.15),
+        "WordSwap": text.WordSwap(rate=0.2),
     }
     from dataperf._wordnet import wordnet_source
 
@@ -142,7 +142,9 @@ def _augment_text(args: argparse.Namespace, out: Path) -> dict[str, Any]:
         print(f"  {name:<20} {changed}/{len(sentences)} changed, {rate:,.0f} sentences/s")
         for record, output in zip(records, outputs):
             record[name] = output
-    for record in records[:2]:
+    changes = [sum(v != r["original"] for v in r.values()) for r in records]
+    shown = sorted(range(len(records)), key=lambda i: -changes[i])[:2]  # the liveliest two
+    for record in (records[i] for i in sorted(shown)):
         print(f"  e.g. original:           {record['original']}")
         for name, value in record.items():
             if name != "original":

@@ -30,7 +30,7 @@ from __future__ import annotations
 import inspect
 import random
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -107,20 +107,14 @@ def resolve_backend(augment: Any) -> str:
 
 def target_names(backend: str, augment: Any, item: Any, field: Any) -> list[Any]:
     """Keys/positions of ``item`` that ``backend`` transforms together with ``item[field]``."""
-    if isinstance(item, dict):
-        names = list(item)
-    elif isinstance(item, (tuple, list)):
-        names = list(range(len(item)))
-    else:
-        return []
-    names = [n for n in names if n != field]
-    if backend == "albumentations" and isinstance(item, dict):
-        accepted = set(getattr(augment, "available_keys", ())) - {"image"}
-        return [n for n in names if n in accepted]
-    if backend == "torchvision":
+    if backend == "albumentations" and isinstance(item, Mapping):
+        accepted = getattr(augment, "available_keys", ())
+        return [n for n in item if n != field and n != "image" and n in accepted]
+    if backend == "torchvision" and isinstance(item, (Mapping, tuple, list)):
         from torchvision import tv_tensors
 
-        return [n for n in names if isinstance(item[n], tv_tensors.TVTensor)]
+        names = item if isinstance(item, Mapping) else range(len(item))
+        return [n for n in names if n != field and isinstance(item[n], tv_tensors.TVTensor)]
     return []
 
 
@@ -133,7 +127,12 @@ def _is_image_like(x: Any) -> bool:
     return isinstance(x, (np.ndarray, torch.Tensor)) or _is_pil(x)
 
 
+_ALBUMENTATIONS_DTYPES = (np.dtype(np.uint8), np.dtype(np.float32))
+
+
 def _check_albumentations_input(x: Any, index: int) -> None:
+    if isinstance(x, np.ndarray) and x.ndim in (2, 3) and x.dtype in _ALBUMENTATIONS_DTYPES:
+        return  # the common case, first: this runs once per item
     where = f"item {index}: albumentations works on NumPy images (H, W) or (H, W, C)"
     if isinstance(x, torch.Tensor):
         raise TypeError(
@@ -195,6 +194,8 @@ def _check_text_input(x: Any, index: int, backend: str) -> None:
 
 def check_output(out: Any, x: Any, index: int, augment: Any) -> Any:
     """Reject outputs of the wrong kind: None, non-text for text, non-image for an image."""
+    if type(out) is type(x):  # the common case
+        return out
     problem = None
     if out is None:
         problem = "returned None (did it modify its input in place and return nothing?)"
