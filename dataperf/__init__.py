@@ -16,6 +16,8 @@ _EXPORTS = {
     "augment_loader": "dataperf.augment.dataset",
     "item_rng": "dataperf._rng",
     "item_seed": "dataperf._rng",
+    "Signals": "dataperf.signals",
+    "scores": "dataperf.scores",
     "text": "dataperf.text",
     "datasets": "dataperf.datasets",
 }
@@ -23,13 +25,14 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:  # pragma: no cover
-    from dataperf import datasets, text  # noqa: F401
+    from dataperf import datasets, scores, text  # noqa: F401
     from dataperf._rng import item_rng, item_seed  # noqa: F401
     from dataperf.augment.dataset import (  # noqa: F401
         AugmentedDataset,
         AugmentedLoader,
         augment_loader,
     )
+    from dataperf.signals import Signals  # noqa: F401
 
 
 def __getattr__(name: str) -> Any:

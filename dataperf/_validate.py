@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 
 def describe(x: Any) -> str:
     """A short description of a value for error messages: type, and shape/dtype for arrays."""
@@ -24,3 +26,170 @@ def describe(x: Any) -> str:
     if size is not None and hasattr(x, "mode"):  # PIL image
         return f"PIL image of size {size} and mode {x.mode}"
     return name
+
+
+# --- Array checks shared by scores, selectors and samplers -------------------------------------
+
+_SUM_TOL = 1e-3  # tolerance on probability rows summing to 1
+_RANGE_TOL = 1e-6  # float32 softmax may round a probability a hair above 1
+
+
+def _as_real_array(x: Any, name: str) -> np.ndarray:
+    """``np.asarray(x)`` of a real (integer or floating) dtype, else ``TypeError``."""
+    if hasattr(x, "detach") and hasattr(x, "cpu"):  # torch tensor
+        x = x.detach().cpu().numpy()
+    try:
+        arr = np.asarray(x)
+    except (TypeError, ValueError) as err:  # ragged nested lists
+        raise TypeError(
+            f"{name} must be a numeric array; got {describe(x)} that NumPy cannot convert "
+            f"({err}). Pass a rectangular float array."
+        ) from err
+    if arr.dtype == np.bool_ or not (
+        np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)
+    ):
+        raise TypeError(
+            f"{name} must be a real-valued (float) array; got {describe(x)}. "
+            f"Convert it with np.asarray({name}, dtype=np.float64)."
+        )
+    return arr
+
+
+def check_probs(probs: Any, name: str = "probs", *, ndim: int = 2) -> np.ndarray:
+    """Validate probabilities and return them as a float64 array.
+
+    Parameters
+    ----------
+    probs : (N, K) array, or (N, T, K) with ``ndim=3``
+        Softmax outputs: finite, in [0, 1], each last-axis row summing to 1 within 1e-3.
+    name : str
+        Name used in error messages.
+    ndim : int
+        Expected number of dimensions (2 for ``probs``, 3 for MC samples).
+
+    Returns
+    -------
+    (N, K) or (N, T, K) float64 array, clipped to [0, 1].
+    """
+    arr = _as_real_array(probs, name)
+    shape_txt = "(N, K)" if ndim == 2 else "(N, T, K)"
+    if arr.ndim != ndim:
+        raise ValueError(
+            f"{name} must have shape {shape_txt}; got {arr.ndim}-D array of shape {arr.shape}."
+            + (" For one sample, pass probs[None]." if arr.ndim == ndim - 1 else "")
+        )
+    if arr.size == 0:
+        raise ValueError(
+            f"{name} is empty (shape {arr.shape}); every axis of {shape_txt} must be >= 1. "
+            "Pass at least one example with at least one class."
+        )
+    arr = arr.astype(np.float64, copy=False)
+    finite = np.isfinite(arr)
+    if not finite.all():
+        bad = tuple(int(i) for i in np.argwhere(~finite)[0])
+        raise ValueError(
+            f"{name} must be finite; got {arr[bad]} at index {bad}. "
+            "Remove or fix NaN/inf model outputs before scoring."
+        )
+    lo, hi = float(arr.min()), float(arr.max())
+    if lo < -_RANGE_TOL or hi > 1 + _RANGE_TOL:
+        raise ValueError(
+            f"{name} must lie in [0, 1]; got values in [{lo:.4g}, {hi:.4g}]. "
+            "These look like logits: apply softmax first."
+        )
+    sums = arr.sum(axis=-1)
+    off = np.abs(sums - 1.0) > _SUM_TOL
+    if off.any():
+        bad = tuple(int(i) for i in np.argwhere(off)[0])
+        where = f"row {bad[0]}" if len(bad) == 1 else f"row {bad}"
+        raise ValueError(
+            f"{name} rows must sum to 1 (softmax outputs); {where} sums to {sums[bad]:.4g}. "
+            "Apply softmax to logits first."
+        )
+    return np.clip(arr, 0.0, 1.0)
+
+
+def check_labels(labels: Any, n: int, k: int, name: str = "labels") -> np.ndarray:
+    """Validate integer class labels and return them as an (n,) int64 array.
+
+    Parameters
+    ----------
+    labels : (n,) int array
+        Class indices in ``[0, k)``.
+    n : int
+        Required length (number of examples).
+    k : int
+        Number of classes.
+    name : str
+        Name used in error messages.
+    """
+    if hasattr(labels, "detach") and hasattr(labels, "cpu"):
+        labels = labels.detach().cpu().numpy()
+    arr = np.asarray(labels)
+    if arr.dtype == np.bool_ or not np.issubdtype(arr.dtype, np.integer):
+        raise TypeError(
+            f"{name} must be an integer array of class indices; got {describe(labels)}. "
+            f"Convert with np.asarray({name}).astype(np.int64) (one-hot labels: .argmax(1))."
+        )
+    if arr.ndim != 1:
+        raise ValueError(
+            f"{name} must have shape (N,); got shape {arr.shape}. "
+            "Pass one class index per example (one-hot labels: .argmax(1))."
+        )
+    if len(arr) != n:
+        raise ValueError(
+            f"{name} must have one entry per example: expected {n}, got {len(arr)}. "
+            "Check that labels and scores come from the same examples."
+        )
+    if n and (arr.min() < 0 or arr.max() >= k):
+        bad = int(np.argmax((arr < 0) | (arr >= k)))
+        raise ValueError(
+            f"{name} must be class indices in [0, {k}); got {int(arr[bad])} at position {bad}. "
+            "Check that labels use the same class numbering as the model outputs."
+        )
+    return arr.astype(np.int64, copy=False)
+
+
+def check_embeddings(x: Any, name: str = "embeddings", dim: int | None = None) -> np.ndarray:
+    """Validate an (N, D) embedding matrix: 2-D, non-empty, finite, D == ``dim`` if given.
+
+    Returns a floating array (float32/float64 kept, integers converted to float64); it is not
+    copied when already floating.
+    """
+    arr = _as_real_array(x, name)
+    if arr.ndim != 2:
+        raise ValueError(
+            f"{name} must have shape (N, D); got {arr.ndim}-D array of shape {arr.shape}. "
+            + ("Use x.reshape(len(x), -1) to flatten." if arr.ndim > 2 else "Use x[None].")
+        )
+    if arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise ValueError(
+            f"{name} is empty (shape {arr.shape}); need N >= 1 rows of D >= 1 features."
+        )
+    if dim is not None and arr.shape[1] != dim:
+        raise ValueError(
+            f"{name} must have D = {dim} features to match the other embeddings; "
+            f"got shape {arr.shape}. Take both from the same model layer."
+        )
+    if not np.issubdtype(arr.dtype, np.floating):
+        arr = arr.astype(np.float64)
+    if not np.isfinite(arr).all():
+        bad = tuple(int(i) for i in np.argwhere(~np.isfinite(arr))[0])
+        raise ValueError(
+            f"{name} must be finite; got {arr[bad]} at index {bad}. "
+            "Remove or fix rows with NaN/inf embeddings."
+        )
+    return arr
+
+
+def check_count(k: Any, upper: int, name: str = "k", *, what: str = "reference points") -> int:
+    """Validate an integer count ``1 <= k <= upper`` and return it as ``int``."""
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
+        raise TypeError(f"{name} must be an int; got {describe(k)}.")
+    k = int(k)
+    if k < 1 or k > upper:
+        raise ValueError(
+            f"{name} must be between 1 and the number of {what} ({upper}); got {k}. "
+            f"Pass a {name} in that range."
+        )
+    return k
