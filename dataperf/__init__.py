@@ -18,6 +18,7 @@ _EXPORTS = {
     "item_seed": "dataperf._rng",
     "Signals": "dataperf.signals",
     "scores": "dataperf.scores",
+    "select": "dataperf.select",
     "text": "dataperf.text",
     "datasets": "dataperf.datasets",
 }
@@ -25,7 +26,7 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:  # pragma: no cover
-    from dataperf import datasets, scores, text  # noqa: F401
+    from dataperf import datasets, scores, select, text  # noqa: F401
     from dataperf._rng import item_rng, item_seed  # noqa: F401
     from dataperf.augment.dataset import (  # noqa: F401
         AugmentedDataset,

@@ -1,0 +1,560 @@
+"""Pure selectors: choose ``k`` items from a pool of ``N``.
+
+Every selector returns a ``(k,)`` ``int64`` array of distinct pool positions, in selection order.
+None of them allocates an ``N x N`` or ``k x N`` array, so they scale to large pools.
+
+- :func:`top_k` -- the ``k`` largest scores.
+- :func:`random` -- ``k`` positions drawn without replacement.
+- :func:`kcenter_greedy` -- exact greedy k-center (coreset), optionally relative to a reference
+  set and score-weighted; fast and exact thanks to lazy updates.
+- :func:`kmeans_pp` -- k-means++ seeding (D^2 sampling), optionally weighted.
+- :func:`badge` -- k-means++ on gradient embeddings (BADGE, Ash et al. 2020).
+
+Choose one by name with :func:`get_selector` or the :data:`SELECTORS` dict.
+"""
+
+from __future__ import annotations
+
+import collections
+import heapq
+import numbers
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+
+from dataperf._validate import describe
+
+__all__ = [
+    "SELECTORS",
+    "badge",
+    "get_selector",
+    "kcenter_greedy",
+    "kmeans_pp",
+    "random",
+    "top_k",
+]
+
+
+# --------------------------------------------------------------------------------------------
+# validation helpers
+# --------------------------------------------------------------------------------------------
+
+
+def _check_k(k: Any, n: int) -> int:
+    if isinstance(k, bool) or not isinstance(k, numbers.Integral):
+        raise TypeError(f"k must be an int; got {describe(k)}: pass a whole number such as k=10")
+    k = int(k)
+    if n == 0:
+        raise ValueError("the pool is empty (N=0): pass at least one candidate to select from")
+    if k < 1:
+        raise ValueError(f"k must be at least 1; got k={k}: ask for one or more items")
+    if k > n:
+        raise ValueError(
+            f"k={k} is larger than the pool (N={n}): ask for at most {n}, or add candidates"
+        )
+    return k
+
+
+def _as_numpy(x: Any) -> np.ndarray:
+    if isinstance(x, torch.Tensor):
+        return x.detach().cpu().numpy()
+    return np.asarray(x)
+
+
+def _check_matrix(x: Any, name: str) -> np.ndarray | torch.Tensor:
+    """Validate an (N, D) finite real matrix; returns a numpy array or the given tensor."""
+    if isinstance(x, torch.Tensor):
+        if x.is_complex() or x.dtype == torch.bool:
+            raise TypeError(f"{name} must be a real float array; got {describe(x)}")
+        arr: np.ndarray | torch.Tensor = x.detach()
+        finite = bool(torch.isfinite(arr).all()) if arr.is_floating_point() else True
+    else:
+        try:
+            arr = np.asarray(x)
+        except (TypeError, ValueError) as err:  # ragged lists
+            raise TypeError(
+                f"{name} must be an (N, D) float array; got {describe(x)}: pass a 2-D array"
+            ) from err
+        if arr.dtype.kind not in "fiu":
+            raise TypeError(
+                f"{name} must be a real float array; got {describe(x)}: "
+                "convert it with np.asarray(..., dtype=np.float32)"
+            )
+        finite = bool(np.isfinite(arr).all()) if arr.dtype.kind == "f" else True
+    if arr.ndim != 2:
+        raise ValueError(
+            f"{name} must have shape (N, D); got shape {tuple(arr.shape)}: "
+            "pass one row per item (reshape a single item with x[None])"
+        )
+    if not finite:
+        raise ValueError(
+            f"{name} must be finite; got NaN or infinite values: drop or impute those rows"
+        )
+    return arr
+
+
+def _check_weights(weights: Any, n: int) -> np.ndarray | None:
+    if weights is None:
+        return None
+    w = _as_numpy(weights)
+    if w.dtype.kind not in "fiu":
+        raise TypeError(f"weights must be a real (N,) array; got {describe(weights)}")
+    w = w.astype(np.float64)
+    if w.shape != (n,):
+        raise ValueError(
+            f"weights must have shape (N,) == ({n},), one per pool item; got shape {w.shape}"
+        )
+    if not np.isfinite(w).all():
+        raise ValueError("weights must be finite; got NaN or infinite values: replace them")
+    if (w < 0).any():
+        raise ValueError(
+            f"weights must be >= 0; got a minimum of {w.min():.4g}: "
+            "shift or clip the scores (e.g. np.clip(w, 0, None)) before passing them"
+        )
+    return w
+
+
+def _resolve_device(device: Any) -> torch.device:
+    if device is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+# --------------------------------------------------------------------------------------------
+# simple selectors
+# --------------------------------------------------------------------------------------------
+
+
+def top_k(scores: Any, k: int) -> np.ndarray:
+    """Indices of the ``k`` largest scores.
+
+    Parameters
+    ----------
+    scores : (N,) real array
+        Higher means more wanted. NaN is not allowed.
+    k : int
+        How many to return, ``1 <= k <= N``.
+
+    Returns
+    -------
+    (k,) int64 array
+        Positions sorted by score, descending; equal scores keep their order (lowest index
+        first).
+    """
+    s = _as_numpy(scores)
+    if s.dtype.kind not in "fiub":
+        raise TypeError(f"scores must be a real (N,) array; got {describe(scores)}")
+    if s.ndim != 1:
+        raise ValueError(
+            f"scores must have shape (N,); got shape {s.shape}: pass one score per item"
+        )
+    k = _check_k(k, s.shape[0])
+    s = s.astype(np.float64)
+    if np.isnan(s).any():
+        raise ValueError("scores must not contain NaN: drop or impute those items first")
+    return np.argsort(-s, kind="stable")[:k].astype(np.int64)
+
+
+def random(n: int, k: int, *, seed: int = 0) -> np.ndarray:
+    """``k`` distinct positions in ``range(n)``, drawn without replacement.
+
+    Parameters
+    ----------
+    n : int
+        Pool size.
+    k : int
+        How many to draw, ``1 <= k <= n``.
+    seed : int
+        Seed of ``np.random.default_rng(seed)``; the global RNGs are never used.
+
+    Returns
+    -------
+    (k,) int64 array
+    """
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 0:
+        raise TypeError(f"n must be a non-negative int (the pool size); got {describe(n)}")
+    k = _check_k(k, int(n))
+    rng = np.random.default_rng(seed)
+    return rng.choice(int(n), size=k, replace=False).astype(np.int64)
+
+
+# --------------------------------------------------------------------------------------------
+# k-center greedy
+# --------------------------------------------------------------------------------------------
+
+
+def _min_sqdist(
+    x: torch.Tensor, xx: torch.Tensor, r: torch.Tensor, batch_size: int
+) -> torch.Tensor:
+    """(N,) squared distance from each row of x to its nearest row of r, in chunks."""
+    rr = (r * r).sum(1)
+    out = torch.empty(x.shape[0], dtype=x.dtype, device=x.device)
+    for i in range(0, x.shape[0], batch_size):
+        xi = x[i : i + batch_size]
+        best = None
+        for j in range(0, r.shape[0], batch_size):
+            # -2 x.r + |r|^2, fused; |x|^2 is added after the min (it is constant per row).
+            d2 = torch.addmm(rr[None, j : j + batch_size], xi, r[j : j + batch_size].T, alpha=-2)
+            m = d2.min(1).values
+            best = m if best is None else torch.minimum(best, m)
+        out[i : i + batch_size] = (best + xx[i : i + batch_size]).clamp_min_(0)
+    return out
+
+
+def kcenter_greedy(
+    embeddings: Any,
+    k: int,
+    *,
+    reference: Any = None,
+    weights: Any = None,
+    device: Any = None,
+    dtype: str = "float32",
+    batch_size: int = 2048,
+) -> np.ndarray:
+    """Exact greedy k-center (farthest-first traversal), optionally weighted.
+
+    Each step picks the pool point ``x`` with the largest score
+    ``weights[x] * min_c ||x - c||`` (Euclidean), where ``c`` ranges over the reference points
+    and the points already picked. This is the coreset selection of Sener & Savarese (2018)
+    with an optional per-point weight (score-weighted diversity).
+
+    Rules, exactly:
+
+    - With no ``reference``, the first pick is the point with the largest weight (index 0 when
+      ``weights`` is None); with a reference, the first pick already uses the distances to it.
+    - Ties go to the lowest index, at every step.
+    - A picked point has distance 0 and is never picked again, even when every remaining score
+      is 0 (duplicates, zero weights): then the lowest remaining index is taken.
+
+    Algorithm: one chunked matrix-product pass gives each point's distance to the reference set
+    (memory ``O(batch_size^2)``). The greedy part uses lazy updates: each point keeps its score
+    against the centres it has already been compared with, which is an upper bound on its true
+    score (more centres can only bring it closer). A step looks only at the points with the
+    largest bounds, brings those up to date against the centres added since they were last
+    compared (one small matrix product), and stops once the largest bound belongs to a point
+    that is up to date -- that point is then the exact argmax. Most points are never refreshed
+    at most steps, so this is much faster than a full ``O(N D)`` update per centre, while the
+    selection is the same. When many points go stale at every step (typically low-dimensional
+    data, where each new centre is near many points), the bookkeeping would cost more than it
+    saves, so the loop switches to one full update per centre for the remaining picks (same
+    selection rules).
+
+    Numerics: distances are computed on centred data as ``|x|^2 + |c|^2 - 2 x.c`` in
+    ``dtype`` (``"float32"`` by default, ``"float64"`` available). The selection equals a
+    float64 brute force whenever, at each step, the best and second-best scores differ by more
+    than the float32 rounding of that formula (relative error about
+    ``1e-7 * |x - mean|^2 / distance^2``; use ``dtype="float64"`` for near-ties). Ties between
+    computed scores always go to the lowest index. The CPU loop runs on one thread (restored
+    afterwards): its matrix products are tiny.
+
+    Parameters
+    ----------
+    embeddings : (N, D) float array or tensor
+        The pool.
+    k : int
+        How many to pick, ``1 <= k <= N``.
+    reference : (M, D) float array or tensor, optional
+        Points already held (e.g. the test set): picks are kept far from them.
+    weights : (N,) float array, optional
+        Non-negative multipliers of each point's distance (e.g. a hardness score).
+    device : str or torch.device, optional
+        Where to compute; None means CUDA when available, else CPU.
+    dtype : {"float32", "float64"}
+        Compute precision.
+    batch_size : int
+        Row/column chunk of the reference distance pass (bounds its memory).
+
+    Returns
+    -------
+    (k,) int64 array
+        Pool positions in selection order.
+    """
+    x_in = _check_matrix(embeddings, "embeddings")
+    n, d = x_in.shape
+    k = _check_k(k, n)
+    w_np = _check_weights(weights, n)
+    if dtype not in ("float32", "float64"):
+        raise ValueError(f"dtype must be 'float32' or 'float64'; got {dtype!r}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral):
+        raise TypeError(f"batch_size must be a positive int; got {describe(batch_size)}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1; got {batch_size}")
+    r_in = None
+    if reference is not None:
+        r_in = _check_matrix(reference, "reference")
+        if r_in.shape[1] != d:
+            raise ValueError(
+                f"reference must have the same number of columns as embeddings (D={d}); "
+                f"got shape {tuple(r_in.shape)}: embed both with the same model and layer"
+            )
+        if r_in.shape[0] == 0:
+            r_in = None
+
+    dev = _resolve_device(device)
+    tdt = torch.float32 if dtype == "float32" else torch.float64
+
+    def to_t(a: np.ndarray | torch.Tensor) -> torch.Tensor:
+        t = a if isinstance(a, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(a))
+        return t.to(device=dev, dtype=tdt)
+
+    with torch.inference_mode():
+        x = to_t(x_in)
+        mu = x.mean(0)
+        x = x - mu  # centring keeps |x|^2 + |c|^2 - 2 x.c accurate
+        xx = (x * x).sum(1)
+        w = None if w_np is None else torch.from_numpy(w_np).to(device=dev, dtype=tdt)
+
+        picked: list[int] = []
+        if r_in is not None:
+            dmin2 = _min_sqdist(x, xx, to_t(r_in) - mu, batch_size)
+        else:
+            first = 0 if w_np is None else int(np.argmax(w_np))  # first maximum: lowest index
+            picked.append(first)
+            dmin2 = _min_sqdist(x, xx, x[first : first + 1], batch_size)
+        # The greedy loop runs many tiny matrix products: extra CPU threads only add
+        # synchronisation cost there (and stall badly on a busy machine), so use one.
+        threads = torch.get_num_threads()
+        if dev.type == "cpu":
+            torch.set_num_threads(1)
+        try:
+            return _lazy_greedy(x, xx, dmin2, w, k, picked)
+        finally:
+            torch.set_num_threads(threads)
+
+
+def _lazy_greedy(
+    x: torch.Tensor,
+    xx: torch.Tensor,
+    dmin2: torch.Tensor,
+    w: torch.Tensor | None,
+    k: int,
+    picked: list[int],
+) -> np.ndarray:
+    """Greedy k-center from the current squared distances ``dmin2`` (updated in place).
+
+    A max-heap holds ``(-bound, index)`` for every unpicked point, where bound is the point's
+    score against the centres it has been compared with (an upper bound on its true score).
+    The heap top is the point with the largest bound, lowest index first among equal bounds.
+    If it is up to date, it is the exact argmax; otherwise the stale points at the top are
+    refreshed together (one small matrix product against the centres they have not seen) and
+    pushed back.
+    """
+    n, d = x.shape
+    dev = x.device
+    cent = torch.empty((k, d), dtype=x.dtype, device=dev)
+    cc = torch.empty(k, dtype=x.dtype, device=dev)
+    # t_last[i]: how many of the new centres (rows of `cent`) dmin2[i] already accounts for.
+    t_last = np.zeros(n, dtype=np.int64)
+
+    def score(idx: torch.Tensor | slice) -> torch.Tensor:
+        s = dmin2[idx].sqrt()
+        return s if w is None else s * w[idx]
+
+    bounds = score(slice(None)).neg_().tolist()
+    is_picked = np.zeros(n, dtype=bool)
+    is_picked[picked] = True
+    t_last[picked] = np.iinfo(np.int64).max
+    heap = [(b, i) for i, b in enumerate(bounds) if not is_picked[i]]
+    del bounds
+    heapq.heapify(heap)
+    t = 0  # centres added so far (not counting the reference or a no-reference first pick)
+
+    def refresh(idx_list: list[int]) -> list[float]:
+        """Bring dmin2 of these points up to date with centres [t_last, t); new bounds."""
+        tl = t_last[idx_list]
+        t0 = int(tl.min())
+        idx = torch.as_tensor(idx_list, dtype=torch.int64, device=dev)
+        d2 = torch.addmm(cc[None, t0:t], x[idx], cent[t0:t].T, alpha=-2)
+        if (tl != t0).any():  # skip centres a point has already been compared with
+            seen = np.arange(t0, t)[None, :] < tl[:, None]
+            d2.masked_fill_(torch.from_numpy(seen).to(dev), float("inf"))
+        m = (d2.min(1).values + xx[idx]).clamp_min_(0)
+        dmin2[idx] = torch.minimum(dmin2[idx], m)
+        t_last[idx_list] = t
+        return score(idx).tolist()
+
+    batch = 4
+    max_rows = max(1, (1 << 22) // max(1, k))  # bounds the refresh matrix to ~4M entries
+    # When many points go stale at every step (low-dimensional data), the heap costs more
+    # than a plain full update; then switch, for good, to one full update per centre.
+    window, recent = 16, collections.deque(maxlen=16)
+    pop_limit = window * max(32.0, n * (d + 10) / 4000.0)
+    while len(picked) < k:
+        rounds = pops = 0
+        while True:
+            neg, i = heap[0]
+            if t_last[i] == t:
+                heapq.heappop(heap)
+                break
+            stale: list[int] = []
+            while heap and len(stale) < batch and t_last[heap[0][1]] != t:
+                stale.append(heapq.heappop(heap)[1])
+            for j, s in zip(stale, refresh(stale)):
+                heapq.heappush(heap, (-s, j))
+            rounds += 1
+            pops += len(stale)
+        if rounds > 2:
+            batch = min(2 * batch, max_rows)
+        elif rounds <= 1 and batch > 4:
+            batch //= 2
+        picked.append(i)
+        cent[t] = x[i]
+        cc[t] = xx[i]
+        dmin2[i] = 0.0
+        t_last[i] = np.iinfo(np.int64).max
+        t += 1
+        recent.append(pops)
+        if len(recent) == window and sum(recent) > pop_limit and len(picked) < k:
+            return _eager_finish(x, xx, dmin2, w, k, picked, t_last, t, refresh, max_rows)
+    return np.asarray(picked, dtype=np.int64)
+
+
+def _eager_finish(
+    x: torch.Tensor,
+    xx: torch.Tensor,
+    dmin2: torch.Tensor,
+    w: torch.Tensor | None,
+    k: int,
+    picked: list[int],
+    t_last: np.ndarray,
+    t: int,
+    refresh: Callable[[list[int]], list[float]],
+    max_rows: int,
+) -> np.ndarray:
+    """Bring every point up to date, then one full distance update per new centre."""
+    stale = np.flatnonzero(t_last < t)
+    stale = stale[np.argsort(t_last[stale], kind="stable")]  # similar windows together
+    for s in range(0, stale.size, max_rows):
+        refresh(stale[s : s + max_rows].tolist())
+    free = torch.ones(x.shape[0], dtype=torch.bool, device=x.device)
+    free[picked] = False
+    while len(picked) < k:
+        s = dmin2.sqrt()
+        if w is not None:
+            s = s * w
+        i = int(torch.argmax(s.masked_fill_(~free, float("-inf"))))  # first max: lowest index
+        picked.append(i)
+        free[i] = False
+        d2 = (x @ x[i]).mul_(-2).add_(xx).add_(xx[i]).clamp_min_(0)
+        torch.minimum(dmin2, d2, out=dmin2)
+        dmin2[i] = 0.0
+    return np.asarray(picked, dtype=np.int64)
+    return np.asarray(picked, dtype=np.int64)
+
+
+# --------------------------------------------------------------------------------------------
+# k-means++ / BADGE
+# --------------------------------------------------------------------------------------------
+
+
+def kmeans_pp(
+    embeddings: Any, k: int, *, weights: Any = None, seed: int = 0, batch_size: int = 65536
+) -> np.ndarray:
+    """k-means++ seeding (D^2 sampling), optionally weighted.
+
+    The first pick is drawn with probability proportional to ``weights`` (uniformly without
+    weights); each later pick with probability proportional to ``weights[x] * D(x)^2``, where
+    ``D(x)`` is the Euclidean distance to the nearest point already picked. Points already
+    picked are never drawn again; when every remaining probability is 0 (duplicates or zero
+    weights) the next pick is uniform over the points not yet picked.
+
+    Parameters
+    ----------
+    embeddings : (N, D) float array or tensor
+    k : int
+        How many to pick, ``1 <= k <= N``.
+    weights : (N,) float array, optional
+        Non-negative multipliers of the sampling probabilities.
+    seed : int
+        Seed of ``np.random.default_rng(seed)``; the same seed gives the same picks.
+    batch_size : int
+        Row chunk of each distance update.
+
+    Returns
+    -------
+    (k,) int64 array
+        Pool positions in selection order.
+    """
+    x = _check_matrix(embeddings, "embeddings")
+    x = _as_numpy(x)
+    n = x.shape[0]
+    k = _check_k(k, n)
+    w = _check_weights(weights, n)
+    rng = np.random.default_rng(seed)
+    x = x.astype(np.float64 if x.dtype == np.float64 else np.float32)
+    x = x - x.mean(0)
+    xx = np.einsum("ij,ij->i", x, x).astype(np.float64)
+    dmin2 = np.full(n, np.inf)
+    free = np.ones(n, dtype=bool)
+
+    def draw(p: np.ndarray) -> int:
+        p = np.where(free, p, 0.0)
+        total = p.sum()
+        if not total > 0:
+            cand = np.flatnonzero(free)
+            return int(cand[rng.integers(cand.size)])
+        cum = np.cumsum(p)
+        i = int(np.searchsorted(cum, rng.random() * cum[-1], side="right"))
+        i = min(i, n - 1)
+        while not p[i] > 0:  # guard against landing on a zero-probability slot by rounding
+            i -= 1
+        return i
+
+    picked: list[int] = []
+    p0 = np.ones(n) if w is None else w
+    for _ in range(k):
+        i = draw(p0 if not picked else (dmin2 if w is None else w * dmin2))
+        picked.append(i)
+        free[i] = False
+        c = x[i]
+        for s in range(0, n, batch_size):
+            d2 = xx[s : s + batch_size] + xx[i] - 2.0 * (x[s : s + batch_size] @ c)
+            np.minimum(
+                dmin2[s : s + batch_size], np.maximum(d2, 0.0), out=dmin2[s : s + batch_size]
+            )
+        dmin2[i] = 0.0
+    return np.asarray(picked, dtype=np.int64)
+
+
+def badge(grad_embeddings: Any, k: int, *, seed: int = 0) -> np.ndarray:
+    """BADGE (Ash et al. 2020): k-means++ seeding on gradient embeddings.
+
+    The caller supplies the gradient embeddings, usually the gradient of the loss at the
+    predicted label with respect to the last layer's weights, i.e. the flattened outer product
+    ``(probs - onehot(argmax probs)) x penultimate embedding``, of shape ``(N, K * D)``. This
+    function is exactly :func:`kmeans_pp` on those rows (no weights).
+
+    Parameters
+    ----------
+    grad_embeddings : (N, G) float array or tensor
+    k : int
+        How many to pick, ``1 <= k <= N``.
+    seed : int
+        Seed of ``np.random.default_rng(seed)``.
+
+    Returns
+    -------
+    (k,) int64 array
+    """
+    return kmeans_pp(grad_embeddings, k, seed=seed)
+
+
+SELECTORS: dict[str, Callable[..., np.ndarray]] = {
+    "top_k": top_k,
+    "random": random,
+    "kcenter_greedy": kcenter_greedy,
+    "kmeans_pp": kmeans_pp,
+    "badge": badge,
+}
+
+
+def get_selector(name: str) -> Callable[..., np.ndarray]:
+    """The selector function called ``name`` (a key of :data:`SELECTORS`)."""
+    try:
+        return SELECTORS[name]
+    except (KeyError, TypeError):
+        raise ValueError(
+            f"unknown selector {name!r}; valid names: {', '.join(sorted(SELECTORS))}"
+        ) from None
