@@ -17,6 +17,7 @@ _EXPORTS = {
     "item_rng": "dataperf._rng",
     "item_seed": "dataperf._rng",
     "Signals": "dataperf.signals",
+    "probe": "dataperf.probing",
     "scores": "dataperf.scores",
     "select": "dataperf.select",
     "text": "dataperf.text",
@@ -33,6 +34,7 @@ if TYPE_CHECKING:  # pragma: no cover
         AugmentedLoader,
         augment_loader,
     )
+    from dataperf.probing import probe  # noqa: F401
     from dataperf.signals import Signals  # noqa: F401
 
 
