@@ -23,6 +23,7 @@ import numpy as np
 __all__ = ["item_rng", "item_seed", "check_seed", "check_epoch"]
 
 _MASK64 = (1 << 64) - 1
+_SEED_MASK = (1 << 63) - 1  # item seeds are 63-bit: every RNG API accepts them
 _GOLDEN = 0x9E3779B97F4A7C15
 _PCG_INC = (0xDA3E39CB94B95BDB << 64 | 0x5851F42D4C957F2D) | 1
 
@@ -59,14 +60,23 @@ def _prefix(seed: int, epoch: int) -> int:
     return _mix((_mix((seed + _GOLDEN) & _MASK64) + epoch + _GOLDEN) & _MASK64)
 
 
+def _extend(prefix: int, index: int) -> int:
+    return _mix((prefix + index + _GOLDEN) & _MASK64)
+
+
 def _hash(seed: int, epoch: int, index: int) -> int:
-    return _mix((_prefix(seed, epoch) + index + _GOLDEN) & _MASK64)
+    return _extend(_prefix(seed, epoch), index)
+
+
+def _pcg_word(h: int) -> int:
+    """The 128-bit PCG64 state expanded from the 64-bit hash ``h``."""
+    return (h << 64) | _mix(h ^ _GOLDEN)
 
 
 def _pcg_state(h: int) -> dict:
     return {
         "bit_generator": "PCG64",
-        "state": {"state": (h << 64) | _mix(h ^ _GOLDEN), "inc": _PCG_INC},
+        "state": {"state": _pcg_word(h), "inc": _PCG_INC},
         "has_uint32": 0,
         "uinteger": 0,
     }
@@ -74,7 +84,7 @@ def _pcg_state(h: int) -> dict:
 
 def item_seed(seed: int, epoch: int, index: int) -> int:
     """The 63-bit integer seed of one item (the key's hash with its top bit cleared)."""
-    return _hash(seed, epoch, index) & 0x7FFF_FFFF_FFFF_FFFF
+    return _hash(seed, epoch, index) & _SEED_MASK
 
 
 def item_rng(seed: int, epoch: int, index: int) -> np.random.Generator:
@@ -113,9 +123,9 @@ def shared_key(seed: int, epoch: int, index: int) -> tuple[np.random.Generator, 
     cache = _cache
     if cache.prefix_key != (seed, epoch):
         cache.prefix_key, cache.prefix = (seed, epoch), _prefix(seed, epoch)
-    h = _mix((cache.prefix + index + _GOLDEN) & _MASK64)
-    cache.state["state"]["state"] = (h << 64) | _mix(h ^ _GOLDEN)
+    h = _extend(cache.prefix, index)
+    cache.state["state"]["state"] = _pcg_word(h)
     cache.bit_generator.state = cache.state
-    int_seed = h & 0x7FFF_FFFF_FFFF_FFFF
+    int_seed = h & _SEED_MASK
     _seed_mersenne(cache.py_random, int_seed)
     return cache.generator, cache.py_random, int_seed

@@ -24,8 +24,9 @@ from dataperf.signals import Signals
 
 __all__ = ["probe"]
 
-_DROPOUT = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout)
-_DROPOUT += (nn.FeatureAlphaDropout,)
+_DROPOUT = (
+    nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout, nn.FeatureAlphaDropout,
+)  # fmt: skip
 _OUTPUTS = ("logits", "probs", "log_probs")
 
 

@@ -384,7 +384,7 @@ def _lazy_greedy(
     while len(picked) < k:
         rounds = pops = 0
         while True:
-            neg, i = heap[0]
+            i = heap[0][1]
             if t_last[i] == t:
                 heapq.heappop(heap)
                 break
@@ -440,7 +440,6 @@ def _eager_finish(
         d2 = (x @ x[i]).mul_(-2).add_(xx).add_(xx[i]).clamp_min_(0)
         torch.minimum(dmin2, d2, out=dmin2)
         dmin2[i] = 0.0
-    return np.asarray(picked, dtype=np.int64)
     return np.asarray(picked, dtype=np.int64)
 
 

@@ -96,13 +96,7 @@ def resolve_backend(augment: Any) -> str:
         return "text_op"
     if callable(augment):
         return "callable_rng" if _takes_rng(augment) else "callable"
-    if type(augment).__module__.startswith("torchvision.transforms") and not _is_torchvision(
-        augment
-    ):
-        hint = " (a torchvision v1 object that is not callable?)"
-    else:
-        hint = ""
-    raise TypeError(f"augment must be {ACCEPTED}; got {describe(augment)}{hint}.")
+    raise TypeError(f"augment must be {ACCEPTED}; got {describe(augment)}.")
 
 
 def target_names(backend: str, augment: Any, item: Any, field: Any) -> list[Any]:
