@@ -18,6 +18,8 @@ _EXPORTS = {
     "item_seed": "dataperf._rng",
     "Signals": "dataperf.signals",
     "probe": "dataperf.probing",
+    "HardnessSampler": "dataperf.sampler",
+    "Proposal": "dataperf.sampler",
     "scores": "dataperf.scores",
     "select": "dataperf.select",
     "text": "dataperf.text",
@@ -35,6 +37,7 @@ if TYPE_CHECKING:  # pragma: no cover
         augment_loader,
     )
     from dataperf.probing import probe  # noqa: F401
+    from dataperf.sampler import HardnessSampler, Proposal  # noqa: F401
     from dataperf.signals import Signals  # noqa: F401
 
 

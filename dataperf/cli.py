@@ -4,12 +4,21 @@
 Fashion-MNIST images (or scikit-learn's digits) through ``augment_loader`` with DataLoader
 workers, augments real English sentences (WordNet's examples and definitions) with dataperf's
 text ops and TextAttack, saves a preview grid and prints what it did.
+
+``dataperf probe`` runs a model once over data (an image folder, a .npy array or a Python
+function returning a Dataset) and saves what it saw (probabilities, embeddings, labels, file
+paths) as a Signals folder, e.g. on a GPU machine.
+
+``dataperf propose`` proposes hard new test examples from a pool of candidates: hard for the
+model, labelable by a person, and unlike the current test set. Each of --pool, --test and
+--train is a saved Signals folder or data (probed first with --model).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -178,6 +187,548 @@ def _non_negative(value: str) -> int:
     return number
 
 
+# --------------------------------------------------------------------------- probe and propose
+# Errors a user can fix from the command line: main() prints them as one line, exit code 2.
+_USER_ERRORS: tuple[type[BaseException], ...] = (ValueError, TypeError, LookupError, OSError)
+
+_MODEL_HELP = (
+    "the model: a TorchScript file (model.ts; its forward may return (logits, features) to "
+    "give the embeddings); module:function, called with no arguments and "
+    "returning an nn.Module; or module:Class with --state-dict FILE. The module may be a dotted "
+    "name importable from the current folder or a path to a .py file (path/to/models.py:Net). "
+    "Whole pickled models (torch.save(model)) are refused: they can run arbitrary code"
+)
+_DATA_HELP = (
+    "an image folder (ImageFolder layout: one subfolder per class, labels from the sorted "
+    "subfolder names; or flat: images only, unlabelled), a .npy array (images.npy, or "
+    "images.npy:labels.npy with (N,) integer labels; uint8 is scaled to [0, 1]), or "
+    "module:function returning a Dataset"
+)
+
+
+def _float_at_least_zero(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {value!r}") from None
+    if not number >= 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {value}")
+    return number
+
+
+def _device_name(value: str) -> str:
+    import torch
+
+    try:
+        torch.device(value)
+    except (RuntimeError, ValueError):
+        raise argparse.ArgumentTypeError(
+            f"expected a torch device such as cpu, cuda, cuda:1 or mps; got {value!r}"
+        ) from None
+    return value
+
+
+def _component_weights(value: str) -> dict[str, float]:
+    weights = {}
+    for part in filter(None, value.split(",")):
+        name, sep, number = part.partition("=")
+        try:
+            weights[name.strip()] = float(number)
+        except ValueError:
+            sep = ""
+        if not sep:
+            raise argparse.ArgumentTypeError(
+                f"expected NAME=NUMBER[,NAME=NUMBER...] such as hard=2,novel=0.5; got {value!r}"
+            )
+    return weights
+
+
+def _add_model_options(parser: argparse.ArgumentParser, *, required: bool) -> None:
+    """The options that say which model to run and how (shared by probe and propose)."""
+    g = parser.add_argument_group("model (how the data is probed)")
+    g.add_argument("--model", required=required, metavar="SPEC", help=_MODEL_HELP)
+    g.add_argument(
+        "--state-dict",
+        metavar="FILE",
+        help="weights for --model module:Class, written by torch.save(model.state_dict(), FILE);"
+        " read with torch.load(weights_only=True); keys and shapes must match the model",
+    )
+    g.add_argument(
+        "--layer",
+        metavar="NAME",
+        help="module whose output gives the embeddings (e.g. 'avgpool'; see "
+        "model.named_modules()); default: the input of the model's last nn.Linear",
+    )
+    g.add_argument(
+        "--mc-samples",
+        type=_non_negative,
+        default=0,
+        metavar="T",
+        help="extra forward passes with dropout on (MC dropout) to separate ambiguous inputs "
+        "from ones the model has not learned; needs dropout layers (default 0: off)",
+    )
+    g.add_argument(
+        "--outputs",
+        choices=["logits", "probs", "log_probs"],
+        default="logits",
+        help="what the model returns; softmax is applied to logits only (default: logits)",
+    )
+    g.add_argument(
+        "--batch-size", type=_positive, default=256, metavar="B", help="batch size (default 256)"
+    )
+    g.add_argument(
+        "--device",
+        type=_device_name,
+        metavar="D",
+        help="torch device, e.g. cpu, cuda, cuda:1 (default: cuda when available, else cpu)",
+    )
+    g.add_argument(
+        "--workers",
+        type=_non_negative,
+        default=0,
+        metavar="W",
+        help="DataLoader worker processes that read and decode the data (default 0: in the "
+        "main process; 4-8 keep a GPU busy on image folders)",
+    )
+    g.add_argument(
+        "--no-progress", action="store_true", help="do not show a progress bar while probing"
+    )
+
+
+def _add_data_options(parser: argparse.ArgumentParser) -> None:
+    """How images are turned into model inputs (shared by probe and propose)."""
+    g = parser.add_argument_group("data preprocessing (image folders and .npy images)")
+    g.add_argument(
+        "--image-size",
+        type=_positive,
+        metavar="S",
+        help="resize every image to S x S pixels (needed when images differ in size)",
+    )
+    g.add_argument(
+        "--grayscale", action="store_true", help="convert images to one channel (e.g. MNIST)"
+    )
+    g.add_argument(
+        "--mean",
+        type=float,
+        nargs="+",
+        metavar="M",
+        help="per-channel mean to subtract after scaling to [0, 1] (with --std), e.g. "
+        "0.485 0.456 0.406 for ImageNet models",
+    )
+    g.add_argument(
+        "--std",
+        type=float,
+        nargs="+",
+        metavar="S",
+        help="per-channel standard deviation to divide by (with --mean), e.g. 0.229 0.224 0.225",
+    )
+    g.add_argument(
+        "--transform",
+        metavar="MODULE:FUNCTION",
+        help="function (no arguments) returning a callable that maps a PIL image to the model "
+        "input, used instead of the default scaling (not with --mean/--std; --image-size and "
+        "--grayscale are applied before it)",
+    )
+
+
+def _load_model(args: argparse.Namespace) -> Any:
+    from dataperf._loading import load_model
+
+    return load_model(args.model, state_dict=args.state_dict)
+
+
+def _load_data(spec: str, args: argparse.Namespace) -> Any:
+    from dataperf._loading import load_data
+
+    return load_data(
+        spec,
+        image_size=args.image_size,
+        grayscale=args.grayscale,
+        mean=args.mean,
+        std=args.std,
+        transform=args.transform,
+    )
+
+
+def _check_device(device: str | None) -> None:
+    import torch
+
+    if device is not None and torch.device(device).type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(
+                f"--device {device}: no CUDA GPU is visible to PyTorch here. Fix: run on a "
+                "machine with a GPU (and a CUDA build of torch), or pass --device cpu."
+            )
+
+
+def _worker_error(err: BaseException) -> ValueError | None:
+    """The one-line message of an error raised in a DataLoader worker (which torch re-raises
+    with the worker's traceback in the message), or None for other errors."""
+    text = str(err)
+    if "DataLoader worker process" not in text or "Original Traceback" not in text:
+        return None
+    last = [line for line in text.strip().splitlines() if line.strip()][-1]
+    name, sep, message = last.partition(": ")
+    return ValueError(message if sep and " " not in name else last)
+
+
+def _probe_data(model: Any, data: Any, spec: str, args: argparse.Namespace) -> Any:
+    """Run :func:`dataperf.probe` over ``data``; record its class names and source in meta."""
+    from dataclasses import replace
+
+    from dataperf._loading import ScriptedModel
+    from dataperf.probing import probe
+
+    _check_device(args.device)
+    layer = args.layer
+    if isinstance(model, ScriptedModel):
+        if layer is not None:
+            raise ValueError(
+                f"--layer {layer}: a TorchScript model hides its layers, so no layer can be "
+                "chosen. Fix: export a model whose forward returns (logits, features) and drop "
+                "--layer, or pass --model module:Class --state-dict FILE."
+            )
+        layer = ScriptedModel.LAYER
+    try:
+        signals = probe(
+            model,
+            data,
+            layer=layer,
+            mc_samples=args.mc_samples,
+            batch_size=args.batch_size,
+            device=args.device,
+            num_workers=args.workers,
+            progress=not args.no_progress,
+            outputs=args.outputs,
+            seed=args.seed,
+        )
+    except Exception as err:
+        worker_error = _worker_error(err)
+        if worker_error is not None:
+            raise worker_error from err
+        if not isinstance(err, RuntimeError):
+            raise
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        if "stack expects each tensor to be equal size" in str(err):
+            raise ValueError(
+                f"the items of {spec} differ in size and cannot be batched ({first}). Fix: "
+                "pass --image-size S to resize every image to S x S."
+            ) from err
+        raise ValueError(
+            f"running the model on {spec} failed: {first}. Fix: check that --image-size, "
+            "--grayscale, --mean/--std or --transform give the inputs the model was trained on "
+            "(set DATAPERF_TRACEBACK=1 to see the traceback)."
+        ) from err
+    if isinstance(model, ScriptedModel) and model.has_features is False:
+        print(
+            "note: the TorchScript model returns only logits, so its logits serve as embeddings; "
+            "export one whose forward returns (logits, features) for better novelty and "
+            "labelability scores.",
+            file=sys.stderr,
+        )
+    meta = {**signals.meta, "source": spec}
+    classes = getattr(data, "classes", None)
+    if isinstance(classes, list) and len(classes) == signals.num_classes:
+        meta["classes"] = [str(c) for c in classes]
+    return replace(signals, meta=meta)
+
+
+def _describe_signals(signals: Any) -> str:
+    parts = [f"{len(signals)} items", f"{signals.num_classes} classes"]
+    if signals.embeddings is not None:
+        parts.append(f"{signals.embeddings.shape[1]}-dim embeddings")
+    if signals.mc_probs is not None:
+        parts.append(f"{signals.mc_probs.shape[1]} MC-dropout samples")
+    parts.append("labelled" if signals.labels is not None else "unlabelled")
+    parts.append("ids: file paths" if signals.ids.dtype.kind == "U" else "ids: positions")
+    return ", ".join(parts)
+
+
+def probe_command(args: argparse.Namespace) -> int:
+    """``dataperf probe``: run the model over the data and save the Signals folder."""
+    model = _load_model(args)
+    data = _load_data(args.data, args)
+    signals = _probe_data(model, data, args.data, args)
+    folder = signals.save(args.out)
+    layer = signals.meta.get("layer")
+    where = f"the output of {layer!r}" if args.layer else f"the input of {layer!r}"
+    if layer == "embedding" and args.layer is None:  # a TorchScript model (ScriptedModel)
+        where = "the model's output"
+    print(f"probed {args.data}: {_describe_signals(signals)}; embeddings: {where}")
+    print(f"saved Signals -> {folder}/ (use it as --pool/--test/--train of dataperf propose)")
+    return 0
+
+
+def _is_signals_dir(source: str) -> bool:
+    """Whether ``source`` is a folder written by ``Signals.save`` (meta.json + signals.npz)."""
+    folder = Path(source)
+    return folder.is_dir() and (
+        (folder / "meta.json").is_file() or (folder / "signals.npz").is_file()
+    )
+
+
+def _resolve_sources(args: argparse.Namespace) -> tuple[dict[str, Any], Any]:
+    """Each given source as Signals (a saved folder) or a Dataset; and the model if needed."""
+    from dataperf.signals import Signals
+
+    sources = {n: getattr(args, n) for n in ("pool", "test", "train") if getattr(args, n)}
+    data_sources = [n for n, src in sources.items() if not _is_signals_dir(src)]
+    if data_sources and args.model is None:
+        named = ", ".join(f"--{n} {sources[n]}" for n in data_sources)
+        raise ValueError(
+            f"{named}: not a saved Signals folder (meta.json + signals.npz), so it is data that "
+            "must be probed first, and no --model was given. Fix: pass --model SPEC (and "
+            "--state-dict FILE if needed), or pass Signals folders written by `dataperf probe`."
+        )
+    if args.model is not None and not data_sources:
+        print("note: every source is a saved Signals folder; --model is not used.")
+    model = _load_model(args) if data_sources else None
+    resolved = {
+        name: _load_data(src, args) if name in data_sources else Signals.load(src)
+        for name, src in sources.items()
+    }
+    return resolved, model
+
+
+def _sheet_images(
+    pool: Any, signals: Any, proposal: Any, image_root: str | None, *, explicit: bool
+) -> Any:
+    """What ``Proposal.contact_sheet`` can show for the pool, or None when it is not images.
+
+    A Dataset from ``module:function`` is shown only when asked for (``--sheet``): its items
+    may not be images.
+    """
+    from dataperf._loading import ArrayDataset, ImageFiles, is_image_path
+
+    if isinstance(pool, ImageFiles):
+        return pool.paths
+    if isinstance(pool, ArrayDataset):
+        return pool.array if pool.array.ndim in (3, 4) else None
+    if pool is not signals:
+        return pool if explicit else None
+    if signals.ids.dtype.kind != "U":
+        return None
+    root = Path(image_root) if image_root else None
+    paths = [str(root / i) if root is not None else str(i) for i in signals.ids]
+    chosen = [paths[int(i)] for i in proposal.indices]
+    if all(is_image_path(p) and Path(p).is_file() for p in chosen):
+        return paths
+    return None
+
+
+def _write_sheet(args: argparse.Namespace, pool: Any, signals: Any, proposal: Any) -> Path | None:
+    if args.no_sheet:
+        return None
+    explicit = args.sheet is not None
+    path = (
+        Path(args.sheet)
+        if explicit
+        else Path(args.out).with_name(f"{Path(args.out).stem}_sheet.png")
+    )
+    images = _sheet_images(pool, signals, proposal, args.image_root, explicit=explicit)
+    if images is None:
+        if explicit:
+            raise ValueError(
+                f"--sheet {args.sheet}: the pool is not images (got ids such as "
+                f"{proposal.ids[0]!s}); a contact sheet needs an image folder, a .npy image "
+                "array, or Signals whose ids are paths of existing image files (see --image-root)."
+            )
+        if pool is signals and signals.ids.dtype.kind == "U":
+            print(
+                f"note: no contact sheet: pool ids such as {proposal.ids[0]!s} are not image "
+                "files here; pass --image-root DIR if they are relative to another folder.",
+                file=sys.stderr,
+            )
+        return None
+    try:
+        return proposal.contact_sheet(images, path, columns=args.sheet_columns)
+    except (ValueError, TypeError, OSError) as err:
+        if explicit:
+            raise
+        print(f"note: no contact sheet: {err}", file=sys.stderr)
+        return None
+
+
+def propose_command(args: argparse.Namespace) -> int:
+    """``dataperf propose``: pick k hard, labelable, novel pool items and write them out."""
+    from dataperf.sampler import HardnessSampler
+    from dataperf.signals import Signals
+
+    sampler = HardnessSampler(
+        args.k, weights=args.weights, diversity=args.diversity, seed=args.seed
+    )
+    resolved, model = _resolve_sources(args)
+    pool_size = len(resolved["pool"])
+    if args.k > pool_size:
+        raise ValueError(
+            f"--k {args.k} is more than the {pool_size} items of the pool {args.pool}. Fix: pass "
+            f"--k {pool_size} or less, or a larger pool."
+        )
+    signals = {}
+    for name, value in resolved.items():
+        if isinstance(value, Signals):
+            signals[name] = value
+            continue
+        print(f"probing --{name} {getattr(args, name)} ({len(value)} items)...", file=sys.stderr)
+        signals[name] = _probe_data(model, value, getattr(args, name), args)
+        if args.save_signals:
+            folder = signals[name].save(Path(args.save_signals) / name)
+            print(f"saved {name} Signals -> {folder}/", file=sys.stderr)
+    proposal = sampler.propose(
+        signals["pool"], test=signals.get("test"), train=signals.get("train")
+    )
+    written = [proposal.to_jsonl(args.out)]
+    if args.csv:
+        written.append(proposal.to_csv(args.csv))
+    sheet = _write_sheet(args, resolved["pool"], signals["pool"], proposal)
+    if sheet is not None:
+        written.append(sheet)
+    used = ", ".join(f"{n}: {len(s)} items" for n, s in signals.items() if n != "pool")
+    shown = min(args.show, len(proposal))
+    print(
+        f"proposed {len(proposal)} of {pool_size} pool items ({used or 'no test or train set'})"
+        + (f"; top {shown}:" if shown else ".")
+    )
+    for rank in range(shown):
+        print(f"  {proposal.explain(rank)}")
+    print("wrote " + ", ".join(str(p) for p in written))
+    return 0
+
+
+def _add_probe_command(commands: Any) -> None:
+    p = commands.add_parser(
+        "probe",
+        help="run a model over data once; save its Signals (e.g. on a GPU machine)",
+        description=__doc__.split("\n\n")[2].replace("``", ""),
+    )
+    p.add_argument("--data", required=True, metavar="SPEC", help=_DATA_HELP)
+    p.add_argument(
+        "--out",
+        required=True,
+        metavar="DIR",
+        help="folder to write the Signals to (meta.json + signals.npz; created if needed)",
+    )
+    _add_model_options(p, required=True)
+    _add_data_options(p)
+    p.add_argument(
+        "--seed", type=_non_negative, default=0, help="seed of the MC-dropout passes (default 0)"
+    )
+    p.set_defaults(run=probe_command, user_errors=_USER_ERRORS)
+
+
+def add_propose_arguments(parser: argparse.ArgumentParser, *, model_required: bool = False) -> None:
+    """Add the ``propose`` options to ``parser`` (also used by scripts/propose_hard_examples.py)."""
+    sources = parser.add_argument_group(
+        "sources",
+        "Each SRC is a Signals folder written by `dataperf probe` (or Signals.save), or data "
+        "that is probed first with --model: " + _DATA_HELP + ".",
+    )
+    sources.add_argument(
+        "--pool", required=True, metavar="SRC", help="the candidates to choose from (required)"
+    )
+    sources.add_argument(
+        "--test",
+        metavar="SRC",
+        help="the current test set: its labels calibrate the model's confidence, and proposals "
+        "are chosen unlike its items",
+    )
+    sources.add_argument(
+        "--train",
+        metavar="SRC",
+        help="the training set: defines what typical, labelable data looks like",
+    )
+    out = parser.add_argument_group("selection and outputs")
+    out.add_argument(
+        "--k", type=_positive, default=100, help="how many examples to propose (default 100)"
+    )
+    out.add_argument(
+        "--diversity",
+        type=_float_at_least_zero,
+        default=1.0,
+        metavar="X",
+        help="how different proposals must be from each other, in units of the typical spacing "
+        "between neighbouring examples; 0 takes the plain top k (default 1.0)",
+    )
+    out.add_argument(
+        "--weights",
+        type=_component_weights,
+        metavar="NAME=W,...",
+        help="exponents of the score components hard, labelable, novel (default 1 each), "
+        "e.g. hard=2,novel=0.5; 0 ignores a component",
+    )
+    out.add_argument(
+        "--seed",
+        type=_non_negative,
+        default=0,
+        help="seed for subsampling and MC dropout (default 0)",
+    )
+    out.add_argument(
+        "--out",
+        default="proposals.jsonl",
+        metavar="FILE",
+        help="JSON-lines file of the proposals: rank, pool index, id (file path for image "
+        "folders), prediction, confidence, scores, explanation (default: proposals.jsonl)",
+    )
+    out.add_argument("--csv", metavar="FILE", help="also write the proposals as CSV")
+    out.add_argument(
+        "--sheet",
+        metavar="FILE.png",
+        help="contact sheet of the proposed images; written by default next to --out as "
+        "<stem>_sheet.png when the pool is images (an image folder, a .npy image array, or "
+        "Signals whose ids are image file paths)",
+    )
+    out.add_argument("--no-sheet", action="store_true", help="do not write a contact sheet")
+    out.add_argument(
+        "--sheet-columns",
+        type=_positive,
+        default=10,
+        metavar="N",
+        help="images per row of the contact sheet (default 10)",
+    )
+    out.add_argument(
+        "--image-root",
+        metavar="DIR",
+        help="folder that relative file-path ids of a Signals pool are relative to, for the "
+        "contact sheet (default: the current folder)",
+    )
+    out.add_argument(
+        "--save-signals",
+        metavar="DIR",
+        help="save the Signals of every probed source to DIR/pool, DIR/test, DIR/train, to "
+        "propose again later without the model",
+    )
+    out.add_argument(
+        "--show",
+        type=_non_negative,
+        default=5,
+        metavar="N",
+        help="proposals to print with their explanation (default 5)",
+    )
+    _add_model_options(parser, required=model_required)
+    _add_data_options(parser)
+    parser.set_defaults(run=propose_command, user_errors=_USER_ERRORS)
+
+
+def _add_propose_command(commands: Any) -> None:
+    p = commands.add_parser(
+        "propose",
+        help="propose hard, labelable, novel new test examples from a pool",
+        description=__doc__.split("\n\n")[3].replace("``", ""),
+    )
+    add_propose_arguments(p)
+
+
+def run_parsed(args: argparse.Namespace, prog: str) -> int:
+    """Run a parsed command; user errors become one line ``prog: message`` and exit code 2."""
+    try:
+        return args.run(args)
+    except (MissingResourceError, *getattr(args, "user_errors", ())) as err:
+        if os.environ.get("DATAPERF_TRACEBACK"):
+            raise
+        print(f"{prog}: {err}", file=sys.stderr)
+        return 2
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dataperf", description="Iterate on data to improve deep-learning models."
@@ -207,16 +758,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-textattack", action="store_true", help="skip TextAttack (its import takes ~15 s)"
     )
     p.set_defaults(run=demo)
+    _add_probe_command(commands)
+    _add_propose_command(commands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        return args.run(args)
-    except MissingResourceError as err:
-        print(f"dataperf {args.command}: {err}", file=sys.stderr)
-        return 2
+    return run_parsed(args, f"dataperf {args.command}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -22,7 +22,7 @@ from torch.utils.data import DataLoader, Dataset, RandomSampler
 from dataperf._validate import describe
 from dataperf.signals import Signals
 
-__all__ = ["probe"]
+__all__ = ["image_fingerprint", "probe"]
 
 _DROPOUT = (
     nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout, nn.FeatureAlphaDropout,
@@ -136,6 +136,7 @@ def probe(
     outputs: str = "logits",
     autocast: bool = True,
     seed: int = 0,
+    fingerprint: bool = True,
 ) -> Signals:
     """Run ``model`` once over ``data`` and return its :class:`Signals`.
 
@@ -167,6 +168,10 @@ def probe(
         computed in float32). Ignored on the CPU.
     progress : bool
         Show a progress bar over batches.
+    fingerprint : bool
+        For image inputs, also store :func:`image_fingerprint` (low-frequency Fourier
+        magnitudes) as ``meta["columns"]["fingerprint"]``; the sampler uses it to spot
+        near-copies (shifted, flipped, noisier) that the model's features do not.
 
     Returns
     -------
@@ -174,7 +179,8 @@ def probe(
         ``probs`` (N, K), ``embeddings`` (N, D), ``labels`` (N,) when every batch had labels,
         ``mc_probs`` (N, T, K) when asked, ``ids`` (dataset positions, or file paths for a
         dataset with ``samples`` such as torchvision's ImageFolder), ``meta`` (model class,
-        layer, ``out_of_sample`` unknown so absent).
+        layer, ``mc_samples``, ``classes`` when the dataset has them, and the image
+        ``fingerprint`` column; ``out_of_sample`` is unknown so absent).
 
     The model's train/eval mode is restored afterwards, and the pass runs in inference mode.
     """
@@ -200,7 +206,7 @@ def probe(
         if autocast and device.type == "cuda"
         else contextlib.nullcontext()
     )
-    probs, embeds, labels, mc = [], [], [], []
+    probs, embeds, labels, mc, prints = [], [], [], [], []
     captured: list[torch.Tensor] = []
     chosen = layer
     hook = None
@@ -230,6 +236,7 @@ def probe(
                 probs.append(_to_probs(scores, outputs).cpu())
                 embeds.append(embedding.float().reshape(len(scores), -1).cpu())
                 labels.append(None if y is None else torch.as_tensor(y).cpu())
+                prints.append(image_fingerprint(x) if fingerprint else None)
                 if mc_samples:
                     mc.append(_mc_pass(model, call, dropouts, mc_samples, outputs, seed, index))
     finally:
@@ -239,14 +246,47 @@ def probe(
     if not probs:
         raise ValueError("data is empty: probe needs at least one item")
     ids = _ids(loader.dataset, sum(len(p) for p in probs))
+    meta: dict[str, Any] = {"model": type(model).__name__, "layer": chosen}
+    meta.update(mc_samples=mc_samples)
+    classes = getattr(loader.dataset, "classes", None)
+    if isinstance(classes, (list, tuple)) and len(classes) == probs[0].shape[1]:
+        meta["classes"] = [str(c) for c in classes]
+    if prints and all(f is not None for f in prints):
+        meta["columns"] = {"fingerprint": torch.cat(prints).numpy()}
     return Signals(
         probs=torch.cat(probs).numpy().astype(np.float64),
         embeddings=torch.cat(embeds).numpy(),
         labels=None if any(y is None for y in labels) else torch.cat(labels).numpy(),
         mc_probs=torch.cat(mc).numpy().astype(np.float64) if mc else None,
         ids=ids,
-        meta={"model": type(model).__name__, "layer": chosen, "mc_samples": mc_samples},
+        meta=meta,
     )
+
+
+#: Frequencies per axis kept by :func:`image_fingerprint`.
+FINGERPRINT_FREQUENCIES = 8
+
+
+def image_fingerprint(x: Any, frequencies: int = FINGERPRINT_FREQUENCIES) -> torch.Tensor | None:
+    """A model-independent fingerprint of each image in a batch, or None for non-images.
+
+    The magnitudes of the lowest ``frequencies`` spatial frequencies (per axis, both signs
+    vertically) of the grayscale image with its mean removed, scaled to unit length. Fourier
+    magnitudes do not change when an image is shifted (circularly) or flipped, and scaling to
+    unit length removes brightness and contrast; pixel noise mostly lives in the high
+    frequencies that are dropped. So near-copies of an image have nearly the same fingerprint
+    whatever the model's features do. ``x`` is a float tensor (B, C, H, W) or (B, H, W); other
+    inputs (token ids, dicts) have no fingerprint.
+    """
+    if not isinstance(x, torch.Tensor) or not x.is_floating_point() or x.ndim not in (3, 4):
+        return None
+    gray = x.float().mean(dim=1) if x.ndim == 4 else x.float()
+    gray = gray - gray.mean(dim=(1, 2), keepdim=True)
+    spectrum = torch.fft.rfft2(gray, norm="ortho").abs()
+    h = spectrum.shape[1]
+    rows = sorted({*range(min(frequencies, h)), *range(max(h - frequencies + 1, 0), h)})
+    flat = spectrum[:, rows, :frequencies].flatten(1)
+    return (flat / flat.norm(dim=1, keepdim=True).clamp_min(1e-8)).cpu()
 
 
 def _loader(data: Any, batch_size: int, num_workers: int) -> DataLoader:

@@ -45,7 +45,12 @@ def to_display(image: Any) -> np.ndarray:
 
 
 def image_grid(
-    rows: Sequence[Sequence[Any]], *, cell: int = 96, pad: int = 4, background: int = 255
+    rows: Sequence[Sequence[Any]],
+    *,
+    cell: int = 96,
+    pad: int = 4,
+    background: int = 255,
+    captions: Sequence[Sequence[str]] | None = None,
 ) -> Any:
     """Lay out ``rows`` of images as one PIL image; each image is resized to ``cell`` pixels.
 
@@ -55,15 +60,19 @@ def image_grid(
         Row ``r`` holds the images shown left to right (rows may differ in length).
     cell : int
         Side of each (square) cell in pixels; images keep their aspect ratio inside it.
+    captions : sequence of sequences of str, optional
+        A short text under each image, laid out like ``rows``.
     """
-    from PIL import Image
+    from PIL import Image, ImageDraw
 
     if not rows or not any(len(row) for row in rows):
         raise ValueError("image_grid needs at least one image; got an empty sequence of rows")
     ncols = max(len(row) for row in rows)
+    text = 12 if captions is not None else 0  # caption line height in pixels
     width = ncols * cell + (ncols + 1) * pad
-    height = len(rows) * cell + (len(rows) + 1) * pad
+    height = len(rows) * (cell + text) + (len(rows) + 1) * pad
     sheet = Image.new("RGB", (width, height), (background,) * 3)
+    draw = ImageDraw.Draw(sheet)
     for r, row in enumerate(rows):
         for c, image in enumerate(row):
             tile = Image.fromarray(to_display(image))
@@ -71,8 +80,11 @@ def image_grid(
             size = (max(1, round(tile.size[0] * scale)), max(1, round(tile.size[1] * scale)))
             tile = tile.resize(size, Image.Resampling.NEAREST)
             x = pad + c * (cell + pad) + (cell - size[0]) // 2
-            y = pad + r * (cell + pad) + (cell - size[1]) // 2
+            y = pad + r * (cell + text + pad) + (cell - size[1]) // 2
             sheet.paste(tile, (x, y))
+            if captions is not None and c < len(captions[r]):
+                y_text = pad + r * (cell + text + pad) + cell
+                draw.text((pad + c * (cell + pad), y_text), str(captions[r][c]), fill=(0, 0, 0))
     return sheet
 
 

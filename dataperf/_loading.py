@@ -1,0 +1,742 @@
+"""Load a model and data from command-line specs (private; used by ``dataperf.cli``).
+
+Model specs (:func:`load_model`)
+--------------------------------
+``model.ts``
+    A TorchScript file (``torch.jit.script(model).save("model.ts")``). TorchScript hides its
+    layers from forward hooks, so the embeddings come from the model's output: export a model
+    whose forward returns ``(logits, features)``; one that returns only logits gets its logits
+    as embeddings (a weaker geometry for novelty and labelability). See :class:`ScriptedModel`.
+``package.module:function`` or ``path/to/models.py:function``
+    The function is called with no arguments and must return a ``torch.nn.Module``.
+``package.module:Class`` (or ``models.py:Class``) with ``state_dict="weights.pt"``
+    ``Class()`` is built, then its weights are loaded from the file with
+    ``torch.load(..., weights_only=True)``.
+
+Nothing is ever unpickled: a file written by ``torch.save(model)`` (a whole pickled model) is
+refused with an explanation of how to save it safely instead.
+
+Data specs (:func:`load_data`)
+------------------------------
+``images/``
+    An image folder, either in ImageFolder layout (one subfolder per class; labels are the
+    sorted subfolder names' positions) or flat (images only, no labels). File paths become the
+    ``ids`` of the Signals that ``probe`` returns.
+``images.npy`` or ``images.npy:labels.npy``
+    An (N, ...) array (uint8 is scaled to [0, 1]; floats are used as they are), with optional
+    (N,) integer labels.
+``package.module:function`` or ``path/to/data.py:function``
+    The function is called with no arguments and must return a Dataset (or a DataLoader that
+    does not shuffle).
+
+Every user error raises :class:`SpecError` (a ``ValueError``) or :class:`SpecNotFoundError` (a
+``FileNotFoundError``) whose message names what was expected, what came, and the fix.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import importlib.util
+import pickle
+import sys
+import warnings
+import zipfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from dataperf._validate import describe
+
+__all__ = [
+    "IMAGE_EXTENSIONS",
+    "ArrayDataset",
+    "ScriptedModel",
+    "ImageFiles",
+    "SpecError",
+    "SpecNotFoundError",
+    "is_image_path",
+    "load_data",
+    "load_model",
+    "read_image",
+]
+
+IMAGE_EXTENSIONS = frozenset(
+    {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pbm"}
+)
+_TORCHSCRIPT_HINT = (
+    "Fix: save the model as TorchScript (torch.jit.script(model).save('model.ts')) and pass "
+    "--model model.ts, or save its weights (torch.save(model.state_dict(), 'weights.pt')) and "
+    "pass --model module:Class --state-dict weights.pt."
+)
+
+
+class SpecError(ValueError):
+    """A model or data spec from the command line is wrong; the message says how to fix it."""
+
+
+class SpecNotFoundError(SpecError, FileNotFoundError):
+    """A file or folder named by a spec does not exist."""
+
+
+# --------------------------------------------------------------------------- helpers
+def is_image_path(path: str | Path) -> bool:
+    """Whether ``path`` has an image file extension (see ``IMAGE_EXTENSIONS``)."""
+    return Path(path).suffix.lower() in IMAGE_EXTENSIONS
+
+
+def read_image(path: str | Path, *, grayscale: bool = False) -> np.ndarray:
+    """Read an image file as an (H, W, 3) uint8 array, or (H, W) with ``grayscale``.
+
+    Raises :class:`SpecNotFoundError` for a missing file and :class:`SpecError` for a file that
+    PIL cannot read.
+    """
+    return np.asarray(_open_image(path, "L" if grayscale else "RGB"))
+
+
+def _open_image(path: str | Path, mode: str) -> Any:
+    from PIL import Image, UnidentifiedImageError
+
+    path = Path(path)
+    if not path.is_file():
+        raise SpecNotFoundError(f"image file {path} does not exist.")
+    try:
+        with Image.open(path) as image:
+            return image.convert(mode)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
+        raise SpecError(
+            f"cannot read image {path}: {err}. Fix: replace or remove the file (expected a "
+            f"readable image with one of the extensions {sorted(IMAGE_EXTENSIONS)})."
+        ) from None
+
+
+def _split_spec(spec: str) -> tuple[str, str] | None:
+    """``(module part, attribute)`` for ``module:attr`` specs, else None (a path)."""
+    if ":" not in spec:
+        return None
+    left, right = spec.rsplit(":", 1)
+    if len(left) == 1 and left.isalpha():  # a Windows drive letter, C:\...
+        return None
+    if not left or not right or not right.isidentifier():
+        return None
+    return left, right
+
+
+@contextlib.contextmanager
+def _on_path(folder: Path) -> Iterator[None]:
+    entry = str(folder)
+    sys.path.insert(0, entry)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(ValueError):
+            sys.path.remove(entry)
+
+
+def _import(module: str, spec: str, what: str) -> Any:
+    """Import ``module``, a dotted module name or a path to a ``.py`` file."""
+    if module.endswith(".py") or "/" in module or "\\" in module:
+        path = Path(module)
+        if not path.is_file():
+            raise SpecNotFoundError(
+                f"{what} {spec!r}: the Python file {path} does not exist. Fix: give the path to "
+                "an existing .py file, e.g. path/to/models.py:Net."
+            )
+        name = f"_dataperf_user_{path.stem}_{abs(hash(str(path.resolve())))}"
+        if name in sys.modules:
+            return sys.modules[name]
+        loader_spec = importlib.util.spec_from_file_location(name, path)
+        if loader_spec is None or loader_spec.loader is None:
+            raise SpecError(f"{what} {spec!r}: cannot import {path} as a Python module.")
+        mod = importlib.util.module_from_spec(loader_spec)
+        sys.modules[name] = mod
+        try:
+            with _on_path(path.resolve().parent):  # so it can import its sibling modules
+                loader_spec.loader.exec_module(mod)
+        except Exception as err:
+            del sys.modules[name]
+            raise SpecError(
+                f"{what} {spec!r}: importing {path} failed with {type(err).__name__}: {err}"
+            ) from err
+        return mod
+    try:
+        with _on_path(Path.cwd()):
+            return importlib.import_module(module)
+    except ModuleNotFoundError as err:
+        raise SpecError(
+            f"{what} {spec!r}: cannot import module {module!r} ({err}). Fix: run from the folder "
+            "that holds it, add that folder to PYTHONPATH, or give the file path instead, "
+            f"e.g. path/to/{module.split('.')[-1]}.py:{spec.rsplit(':', 1)[1]}."
+        ) from None
+    except Exception as err:
+        raise SpecError(
+            f"{what} {spec!r}: importing {module!r} failed with {type(err).__name__}: {err}"
+        ) from err
+
+
+def _attribute(mod: Any, name: str, spec: str, what: str) -> Any:
+    try:
+        return getattr(mod, name)
+    except AttributeError:
+        names = sorted(n for n, v in vars(mod).items() if not n.startswith("_") and callable(v))
+        raise SpecError(
+            f"{what} {spec!r}: module {mod.__name__!r} has no attribute {name!r}; its callables: "
+            f"{names[:20]}. Fix: name one of them after the colon."
+        ) from None
+
+
+# --------------------------------------------------------------------------- models
+def load_model(spec: str, *, state_dict: str | None = None, device: Any = None) -> Any:
+    """Build the model named by a command-line ``spec``, in eval mode.
+
+    Parameters
+    ----------
+    spec : str
+        A TorchScript file, ``module:function`` (called with no arguments; returns an
+        ``nn.Module``) or ``module:Class`` (built with no arguments). The module part may be a
+        dotted name or a path to a ``.py`` file.
+    state_dict : str, optional
+        A file written by ``torch.save(model.state_dict(), path)``, loaded with
+        ``weights_only=True`` into the built model (strictly: keys and shapes must match).
+    device : str or torch.device, optional
+        Move the model there; default: leave it on the CPU.
+
+    Returns
+    -------
+    torch.nn.Module
+        The model, in eval mode.
+    """
+    if not isinstance(spec, str) or not spec:
+        raise SpecError(f"--model must be a non-empty string; got {describe(spec)}.")
+    parts = _split_spec(spec)
+    if Path(spec).is_file() or parts is None:
+        model = _load_torchscript(spec)
+    else:
+        model = _build_model(*parts, spec, has_weights=state_dict is not None)
+    if not isinstance(model, nn.Module):
+        raise SpecError(
+            f"--model {spec!r} must give a torch.nn.Module; got {describe(model)}. Fix: return "
+            "the model (an nn.Module instance) from the function."
+        )
+    if state_dict is not None:
+        _load_weights(model, state_dict)
+    if device is not None:
+        model.to(torch.device(device))
+    return model.eval()
+
+
+def _load_torchscript(spec: str) -> Any:
+    path = Path(spec)
+    if not path.exists():
+        raise SpecNotFoundError(
+            f"--model {spec!r}: no such file. Expected a TorchScript file (e.g. model.ts), "
+            "module:function or module:Class (e.g. models.py:Net with --state-dict weights.pt)."
+        )
+    if path.is_dir():
+        raise SpecError(
+            f"--model {spec!r} is a folder; expected a TorchScript file, module:function or "
+            "module:Class."
+        )
+    try:
+        with warnings.catch_warnings():  # torch >= 2.9 marks TorchScript as deprecated
+            warnings.simplefilter("ignore", FutureWarning)
+            return ScriptedModel(torch.jit.load(str(path), map_location="cpu"))
+    except (RuntimeError, ValueError, zipfile.BadZipFile) as err:
+        jit_error = str(err).splitlines()[0] if str(err) else type(err).__name__
+    try:
+        content = torch.load(path, weights_only=True, map_location="cpu")
+    except (pickle.UnpicklingError, RuntimeError, ValueError, EOFError, zipfile.BadZipFile):
+        if _is_pickle(path):
+            raise SpecError(
+                f"--model {spec!r} looks like a whole pickled model (torch.save(model)); dataperf "
+                f"never unpickles arbitrary objects, which can run any code. {_TORCHSCRIPT_HINT}"
+            ) from None
+        raise SpecError(
+            f"--model {spec!r} is not a TorchScript file ({jit_error}). {_TORCHSCRIPT_HINT}"
+        ) from None
+    if isinstance(content, Mapping):
+        raise SpecError(
+            f"--model {spec!r} holds weights only (a state_dict with {len(content)} entries), not "
+            "a model. Fix: name the architecture and pass the file as weights: --model "
+            f"module:Class --state-dict {spec}."
+        )
+    raise SpecError(
+        f"--model {spec!r} holds {describe(content)}, not a TorchScript model. {_TORCHSCRIPT_HINT}"
+    )
+
+
+class ScriptedModel(nn.Module):
+    """A TorchScript model made probe-able: its embeddings pass through ``self.embedding``.
+
+    Forward hooks do not work inside TorchScript, so ``probe(model, data,
+    layer=ScriptedModel.LAYER)`` reads the embeddings at the ``embedding`` identity module: the
+    second output when the scripted forward returns ``(logits, features)``, else the logits
+    themselves (``has_features`` then becomes False).
+    """
+
+    LAYER = "embedding"
+
+    def __init__(self, scripted: Any) -> None:
+        super().__init__()
+        self.scripted = scripted
+        self.embedding = nn.Identity()
+        self.has_features: bool | None = None
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        out = self.scripted(*args, **kwargs)
+        if isinstance(out, (tuple, list)) and len(out) == 2:
+            logits, features = out
+            self.has_features = True
+        else:
+            logits = features = out
+            self.has_features = False
+        self.embedding(features)
+        return logits
+
+
+def _is_pickle(path: Path) -> bool:
+    """Whether ``path`` is a torch.save / pickle file (as opposed to something else)."""
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as archive:
+            return any(name.endswith("data.pkl") for name in archive.namelist())
+    with path.open("rb") as handle:
+        return handle.read(1) == b"\x80"  # pickle protocol 2+ opcode
+
+
+def _build_model(module: str, name: str, spec: str, *, has_weights: bool) -> Any:
+    factory = _attribute(_import(module, spec, "--model"), name, spec, "--model")
+    if isinstance(factory, nn.Module):
+        return factory
+    if not callable(factory):
+        raise SpecError(
+            f"--model {spec!r}: {name} is {describe(factory)}; expected a function returning a "
+            "torch.nn.Module or an nn.Module class."
+        )
+    is_class = isinstance(factory, type)
+    if is_class and not issubclass(factory, nn.Module):
+        raise SpecError(
+            f"--model {spec!r}: {name} is the class {factory.__qualname__}, which is not a "
+            "torch.nn.Module subclass. Fix: name the model class or a function returning it."
+        )
+    try:
+        model = factory()
+    except TypeError as err:
+        raise SpecError(
+            f"--model {spec!r}: calling {name}() with no arguments failed ({err}). Fix: write a "
+            "function that takes no arguments and returns the model, and name it after the colon."
+        ) from err
+    if is_class and not has_weights:
+        warnings.warn(
+            f"--model {spec!r} builds {name}() with freshly initialised weights; pass "
+            "--state-dict FILE to load trained weights.",
+            stacklevel=3,
+        )
+    return model
+
+
+def _load_weights(model: Any, path_name: str) -> None:
+    path = Path(path_name)
+    if not path.is_file():
+        raise SpecNotFoundError(
+            f"--state-dict {path_name!r}: no such file. Expected weights written by "
+            "torch.save(model.state_dict(), path)."
+        )
+    try:
+        weights = torch.load(path, weights_only=True, map_location="cpu")
+    except (pickle.UnpicklingError, RuntimeError, ValueError, EOFError, zipfile.BadZipFile):
+        raise SpecError(
+            f"--state-dict {path_name!r} cannot be read as weights only (it holds pickled "
+            "objects, e.g. a whole model saved with torch.save(model), or is not a torch file); "
+            f"dataperf never unpickles arbitrary objects. {_TORCHSCRIPT_HINT}"
+        ) from None
+    weights = _unwrap_checkpoint(weights, path_name)
+    expected = model.state_dict()
+    if (
+        weights
+        and all(k.startswith("module.") for k in weights)
+        and not any(k.startswith("module.") for k in expected)
+    ):  # saved from DataParallel / DistributedDataParallel
+        weights = {k[len("module.") :]: v for k, v in weights.items()}
+    missing = sorted(set(expected) - set(weights))
+    unexpected = sorted(set(weights) - set(expected))
+    shapes = [
+        f"{k}: file {tuple(weights[k].shape)} vs model {tuple(expected[k].shape)}"
+        for k in expected
+        if k in weights
+        and hasattr(weights[k], "shape")
+        and tuple(weights[k].shape) != tuple(expected[k].shape)
+    ]
+    if missing or unexpected or shapes:
+        problems = []
+        if missing:
+            problems.append(f"missing keys {missing[:6]}{' ...' if len(missing) > 6 else ''}")
+        if unexpected:
+            more = " ..." if len(unexpected) > 6 else ""
+            problems.append(f"unexpected keys {unexpected[:6]}{more}")
+        if shapes:
+            problems.append(f"shape mismatches {shapes[:4]}")
+        raise SpecError(
+            f"--state-dict {path_name!r} does not fit {type(model).__name__}: "
+            f"{'; '.join(problems)}. Fix: pass the class (or the constructor settings) the "
+            "weights were trained with."
+        )
+    model.load_state_dict(weights, strict=True)
+
+
+def _unwrap_checkpoint(weights: Any, path_name: str) -> dict[str, Any]:
+    """The state_dict inside a training checkpoint such as ``{"state_dict": ..., "epoch": 3}``."""
+    if isinstance(weights, Mapping) and not all(
+        isinstance(v, torch.Tensor) for v in weights.values()
+    ):
+        for key in ("state_dict", "model_state_dict", "model"):
+            if isinstance(weights.get(key), Mapping):
+                return _unwrap_checkpoint(weights[key], path_name)
+    if not isinstance(weights, Mapping) or not all(
+        isinstance(v, torch.Tensor) for v in weights.values()
+    ):
+        raise SpecError(
+            f"--state-dict {path_name!r} holds {describe(weights)}; expected a state_dict (a "
+            "dict of parameter name -> tensor), as written by "
+            "torch.save(model.state_dict(), path)."
+        )
+    return dict(weights)
+
+
+# --------------------------------------------------------------------------- data
+class ImageFiles:
+    """A Dataset of image files: ``(tensor, label)`` items, or tensors for a flat folder.
+
+    ``samples`` lists ``(path, label)`` like torchvision's ImageFolder (label -1 in a flat
+    folder), so that ``probe`` records the file paths as ids.
+    """
+
+    def __init__(
+        self,
+        samples: list[tuple[str, int]],
+        classes: list[str] | None,
+        transform: Callable[[Any], Any],
+        *,
+        grayscale: bool = False,
+    ) -> None:
+        self.samples = samples
+        self.classes = classes
+        self.class_to_idx = {c: i for i, c in enumerate(classes or [])}
+        self.transform = transform
+        self.grayscale = grayscale
+
+    @property
+    def paths(self) -> list[str]:
+        """The image file paths, in item order."""
+        return [path for path, _ in self.samples]
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, index: int) -> Any:
+        path, label = self.samples[index]
+        image = self.transform(_open_image(path, "L" if self.grayscale else "RGB"))
+        return image if self.classes is None else (image, label)
+
+
+class ArrayDataset:
+    """A Dataset over an array of inputs (and optional labels); ``array`` keeps the raw data."""
+
+    def __init__(self, inputs: Any, labels: np.ndarray | None, array: np.ndarray) -> None:
+        self.inputs = inputs
+        self.labels = labels
+        self.array = array
+
+    def __len__(self) -> int:
+        return len(self.inputs)
+
+    def __getitem__(self, index: int) -> Any:
+        if self.labels is None:
+            return self.inputs[index]
+        return self.inputs[index], int(self.labels[index])
+
+
+def load_data(
+    spec: str,
+    *,
+    image_size: int | None = None,
+    grayscale: bool = False,
+    mean: Sequence[float] | None = None,
+    std: Sequence[float] | None = None,
+    transform: str | None = None,
+) -> Any:
+    """Build the Dataset named by a command-line ``spec`` (see the module docstring).
+
+    Parameters
+    ----------
+    spec : str
+        An image folder, ``images.npy`` or ``images.npy:labels.npy``, or ``module:function``.
+    image_size : int, optional
+        Resize images to ``image_size x image_size`` (folders and image arrays).
+    grayscale : bool
+        Convert images to one channel.
+    mean, std : sequences of float, optional
+        Normalise each channel: ``(x - mean) / std`` after scaling to [0, 1]. One value, or one
+        per channel. Not with ``transform`` (put the normalisation into the transform).
+    transform : str, optional
+        ``module:function`` returning a callable applied to each PIL image (after the optional
+        grayscale conversion and resize) in place of the default scaling to a [0, 1] tensor.
+
+    Returns
+    -------
+    Dataset
+        :class:`ImageFiles` for a folder, :class:`ArrayDataset` for ``.npy``, or what the
+        function returns.
+    """
+    if not isinstance(spec, str) or not spec:
+        raise SpecError(f"--data must be a non-empty string; got {describe(spec)}.")
+    if (mean is None) != (std is None):
+        raise SpecError("--mean and --std go together; got only one of them. Fix: pass both.")
+    if transform is not None and mean is not None:
+        raise SpecError(
+            "--mean/--std and --transform cannot be combined: the transform replaces the default "
+            "conversion. Fix: normalise inside your transform, or drop --transform."
+        )
+    if image_size is not None and image_size < 1:
+        raise SpecError(f"--image-size must be >= 1; got {image_size}.")
+    path = Path(spec)
+    if path.is_dir():
+        return _image_folder(path, image_size, grayscale, mean, std, transform)
+    npy = _npy_parts(spec)
+    if npy is not None:
+        if transform is not None:
+            raise SpecError("--transform applies to image folders only, not to .npy data.")
+        return _array_data(*npy, image_size, grayscale, mean, std)
+    parts = _split_spec(spec)
+    if parts is not None and not path.exists():
+        return _dataset_from_function(*parts, spec)
+    if not path.exists():
+        raise SpecNotFoundError(
+            f"--data {spec!r}: no such file or folder. Expected an image folder, a .npy file "
+            "(optionally images.npy:labels.npy) or module:function returning a Dataset."
+        )
+    raise SpecError(
+        f"--data {spec!r}: unsupported file type {path.suffix or '(no extension)'!r}. Expected "
+        "an image folder, a .npy array (images.npy or images.npy:labels.npy) or "
+        "module:function returning a Dataset."
+    )
+
+
+def _image_transform(
+    image_size: int | None,
+    mean: Sequence[float] | None,
+    std: Sequence[float] | None,
+    transform: str | None,
+) -> Callable[[Any], Any]:
+    user = _load_transform(transform) if transform is not None else None
+    return _ImageTransform(image_size, mean, std, user)
+
+
+class _ImageTransform:
+    """PIL image -> resized -> user transform, or a normalised (C, H, W) float tensor."""
+
+    def __init__(self, image_size: int | None, mean: Any, std: Any, user: Any) -> None:
+        self.image_size = image_size
+        self.mean = None if mean is None else np.asarray(mean, dtype=np.float32)
+        self.std = None if std is None else np.asarray(std, dtype=np.float32)
+        self.user = user
+
+    def __call__(self, image: Any) -> Any:
+        from PIL import Image
+
+        if self.image_size is not None:
+            size = (self.image_size, self.image_size)
+            image = image.resize(size, Image.Resampling.BILINEAR)
+        if self.user is not None:
+            return self.user(image)
+        array = np.asarray(image, dtype=np.float32) / 255.0
+        array = array[None] if array.ndim == 2 else np.moveaxis(array, -1, 0)
+        if self.mean is not None:
+            array = _normalise(array, self.mean, self.std)
+        return torch.from_numpy(np.ascontiguousarray(array))
+
+
+def _normalise(array: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
+    """``(array - mean) / std`` per channel of a (C, ...) array."""
+    channels = array.shape[0]
+    if mean.size not in (1, channels) or std.size not in (1, channels):
+        raise SpecError(
+            f"--mean/--std need 1 or {channels} values (one per channel); got {mean.size} and "
+            f"{std.size}."
+        )
+    if np.any(std == 0):
+        raise SpecError(f"--std values must be non-zero; got {std.tolist()}.")
+    shape = (-1,) + (1,) * (array.ndim - 1)
+    return ((array - mean.reshape(shape)) / std.reshape(shape)).astype(np.float32)
+
+
+def _load_transform(spec: str) -> Callable[[Any], Any]:
+    parts = _split_spec(spec)
+    if parts is None:
+        raise SpecError(
+            f"--transform {spec!r}: expected module:function (or path/to/file.py:function) "
+            "whose function returns a callable that maps a PIL image to the model input."
+        )
+    factory = _attribute(_import(parts[0], spec, "--transform"), parts[1], spec, "--transform")
+    if not callable(factory):
+        raise SpecError(f"--transform {spec!r}: {parts[1]} is {describe(factory)}, not callable.")
+    try:
+        made = factory()
+    except TypeError as err:
+        raise SpecError(
+            f"--transform {spec!r}: calling {parts[1]}() with no arguments failed ({err}). Fix: "
+            "name a function that takes no arguments and returns the transform."
+        ) from err
+    if not callable(made):
+        raise SpecError(
+            f"--transform {spec!r}: {parts[1]}() returned {describe(made)}; expected a callable "
+            "(PIL image -> model input)."
+        )
+    return made
+
+
+def _list_images(folder: Path) -> tuple[list[Path], list[Path]]:
+    """(image files, other visible files) directly in ``folder``, sorted."""
+    files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+    return [p for p in files if is_image_path(p)], [p for p in files if not is_image_path(p)]
+
+
+def _image_folder(
+    folder: Path,
+    image_size: int | None,
+    grayscale: bool,
+    mean: Any,
+    std: Any,
+    transform: str | None,
+) -> ImageFiles:
+    top, others = _list_images(folder)
+    subdirs = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+    classes = {d.name: _images_below(d) for d in subdirs}
+    classes = {name: files for name, files in classes.items() if files}
+    if top and classes:
+        raise SpecError(
+            f"--data {str(folder)!r} mixes images at its top level ({len(top)}) with class "
+            f"subfolders {sorted(classes)[:6]}. Fix: use either the ImageFolder layout (every "
+            "image in a class subfolder) or a flat folder of images."
+        )
+    if top:
+        samples = [(str(p), -1) for p in top]
+        names = None
+    elif classes:
+        names = sorted(classes)
+        samples = [(str(p), i) for i, name in enumerate(names) for p in classes[name]]
+    else:
+        found = sorted({p.suffix or p.name for p in others})
+        raise SpecError(
+            f"--data {str(folder)!r} holds no images (looked for {sorted(IMAGE_EXTENSIONS)} at "
+            f"its top level and in class subfolders; found other files: {found[:8] or 'none'}). "
+            "Fix: point --data at a folder of images or of class subfolders of images."
+        )
+    return ImageFiles(
+        samples, names, _image_transform(image_size, mean, std, transform), grayscale=grayscale
+    )
+
+
+def _images_below(folder: Path) -> list[Path]:
+    return sorted(
+        p
+        for p in folder.rglob("*")
+        if p.is_file() and is_image_path(p) and not any(s.startswith(".") for s in p.parts)
+    )
+
+
+def _npy_parts(spec: str) -> tuple[Path, Path | None] | None:
+    if spec.lower().endswith(".npy") and ":" in spec:
+        left, right = spec.rsplit(":", 1)
+        if left.lower().endswith(".npy") and not (len(left) == 1 and left.isalpha()):
+            return Path(left), Path(right)
+    if spec.lower().endswith(".npy"):
+        return Path(spec), None
+    return None
+
+
+def _read_npy(path: Path, what: str) -> np.ndarray:
+    if not path.is_file():
+        raise SpecNotFoundError(f"--data: the {what} file {path} does not exist.")
+    try:
+        return np.load(path, allow_pickle=False)
+    except ValueError as err:
+        raise SpecError(
+            f"--data: cannot read {path} as a .npy array of numbers ({err}). Fix: save a numeric "
+            "array with np.save (object arrays are refused: they need unpickling)."
+        ) from None
+
+
+def _array_data(
+    images_path: Path,
+    labels_path: Path | None,
+    image_size: int | None,
+    grayscale: bool,
+    mean: Any,
+    std: Any,
+) -> ArrayDataset:
+    array = _read_npy(images_path, "images")
+    if array.ndim < 2 or array.dtype.kind not in "uif" or len(array) == 0:
+        raise SpecError(
+            f"--data {str(images_path)!r}: expected a non-empty (N, ...) numeric array; got "
+            f"shape {array.shape} and dtype {array.dtype}."
+        )
+    labels = None
+    if labels_path is not None:
+        labels = _read_npy(labels_path, "labels")
+        if labels.shape != (len(array),) or labels.dtype.kind not in "iu":
+            raise SpecError(
+                f"--data: labels {str(labels_path)!r} must be an ({len(array)},) integer array "
+                f"(one per item of {images_path.name}); got shape {labels.shape}, dtype "
+                f"{labels.dtype}."
+            )
+    inputs = array.astype(np.float32) / 255.0 if array.dtype == np.uint8 else array
+    inputs = torch.from_numpy(np.ascontiguousarray(inputs, dtype=np.float32))
+    if inputs.ndim == 3:  # (N, H, W) -> (N, 1, H, W)
+        inputs = inputs[:, None]
+    if inputs.ndim == 4 and inputs.shape[-1] in (1, 3, 4) and inputs.shape[1] not in (1, 3, 4):
+        inputs = inputs.permute(0, 3, 1, 2)  # (N, H, W, C) -> (N, C, H, W)
+    if (image_size is not None or grayscale) and inputs.ndim != 4:
+        raise SpecError(
+            f"--image-size/--grayscale need image arrays (N, H, W) or (N, H, W, C) / (N, C, H, W);"
+            f" {images_path.name} has shape {array.shape}."
+        )
+    if grayscale and inputs.shape[1] >= 3:
+        weights = torch.tensor([0.299, 0.587, 0.114]).reshape(1, 3, 1, 1)
+        inputs = (inputs[:, :3] * weights).sum(dim=1, keepdim=True)
+    if image_size is not None:
+        inputs = torch.nn.functional.interpolate(
+            inputs, size=(image_size, image_size), mode="bilinear", align_corners=False
+        )
+    if mean is not None:
+        normed = _normalise(
+            np.moveaxis(inputs.numpy(), 1, 0),
+            np.asarray(mean, dtype=np.float32),
+            np.asarray(std, dtype=np.float32),
+        )
+        inputs = torch.from_numpy(np.ascontiguousarray(np.moveaxis(normed, 0, 1)))
+    return ArrayDataset(inputs.contiguous(), labels, array)
+
+
+def _dataset_from_function(module: str, name: str, spec: str) -> Any:
+    factory = _attribute(_import(module, spec, "--data"), name, spec, "--data")
+    if not callable(factory):
+        raise SpecError(f"--data {spec!r}: {name} is {describe(factory)}, not a function.")
+    try:
+        data = factory()
+    except TypeError as err:
+        raise SpecError(
+            f"--data {spec!r}: calling {name}() with no arguments failed ({err}). Fix: name a "
+            "function that takes no arguments and returns the Dataset."
+        ) from err
+    if not (hasattr(data, "__getitem__") and hasattr(data, "__len__")) and not hasattr(
+        data, "dataset"
+    ):
+        raise SpecError(
+            f"--data {spec!r}: {name}() returned {describe(data)}; expected a Dataset (with "
+            "__getitem__ and __len__) or a DataLoader that does not shuffle."
+        )
+    return data

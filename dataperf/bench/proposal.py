@@ -1,0 +1,436 @@
+"""Score test-example proposers on planted pools: baselines, evaluation, an end-to-end scenario.
+
+A *method* is a callable ``(pool, test, train, k, seed) -> (k,) int64 indices`` into the pool,
+where ``pool``, ``test`` and ``train`` are :class:`dataperf.Signals` (``train`` may be None).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from torch import nn
+
+from dataperf import scores as _scores
+from dataperf import select as _select
+from dataperf._errors import MissingResourceError
+from dataperf._validate import check_embeddings, check_probs, describe
+from dataperf.bench.models import ImageArray, SmallCNN, train_classifier
+from dataperf.bench.planted import PlantedPool, make_planted_pool, precision_at_k, upscale
+from dataperf.bench.planted import useful_mask as _useful_mask
+from dataperf.signals import Signals
+
+__all__ = [
+    "BASELINES",
+    "Method",
+    "Scenario",
+    "badge_embeddings",
+    "evaluate",
+    "format_table",
+    "planted_scenario",
+]
+
+Method = Callable[[Signals, Signals, "Signals | None", int, int], np.ndarray]
+
+
+def badge_embeddings(probs: Any, embeddings: Any) -> np.ndarray:
+    """BADGE gradient embeddings: ``(probs - onehot(argmax probs))`` outer ``embeddings``.
+
+    The gradient of the cross-entropy at the predicted label with respect to the last
+    Linear layer's weights (Ash et al. 2020), flattened class-major.
+
+    Parameters
+    ----------
+    probs : (N, K) float array
+    embeddings : (N, D) float array
+        The input of the last Linear layer.
+
+    Returns
+    -------
+    (N, K * D) float32 array
+        Row ``i`` is ``np.outer(probs[i] - onehot_i, embeddings[i]).ravel()``.
+    """
+    p = check_probs(probs, "probs")
+    e = check_embeddings(embeddings, "embeddings")
+    if len(p) != len(e):
+        raise ValueError(
+            f"probs and embeddings must have one row per item; got {len(p)} and {len(e)} rows."
+        )
+    g = p.astype(np.float32).copy()
+    g[np.arange(len(g)), p.argmax(1)] -= 1.0
+    out = g[:, :, None] * e.astype(np.float32)[:, None, :]
+    return out.reshape(len(g), -1)
+
+
+# ----------------------------------------------------------------------------------- baselines
+
+
+def _random(pool: Signals, test: Signals, train: Signals | None, k: int, seed: int) -> np.ndarray:
+    return _select.random(len(pool), k, seed=seed)
+
+
+def _scored(name: str) -> Method:
+    score = getattr(_scores, name)
+
+    def method(pool: Signals, test: Signals, train: Signals | None, k: int, seed: int) -> Any:
+        return _select.top_k(score(pool.probs), k)
+
+    method.__name__ = name
+    method.__doc__ = f"Top-k pool items by ``dataperf.scores.{name}`` of their probs."
+    return method
+
+
+def _bald(pool: Signals, test: Signals, train: Signals | None, k: int, seed: int) -> np.ndarray:
+    if pool.mc_probs is None:
+        raise ValueError(
+            "the 'bald' baseline needs pool.mc_probs (N, T, K); got pool Signals without them. "
+            "Fix: probe the pool with dataperf.probe(model, data, mc_samples=8) (the model "
+            "needs dropout)."
+        )
+    return _select.top_k(_scores.bald(pool.mc_probs), k)
+
+
+def _needs_embeddings(signals: Signals, name: str, method: str) -> np.ndarray:
+    if signals.embeddings is None:
+        raise ValueError(
+            f"the {method!r} baseline needs {name}.embeddings; got Signals without them. Fix: "
+            "probe with dataperf.probe (it records embeddings by default)."
+        )
+    return signals.embeddings
+
+
+def _kcenter(pool: Signals, test: Signals, train: Signals | None, k: int, seed: int) -> np.ndarray:
+    emb = _needs_embeddings(pool, "pool", "kcenter")
+    ref = _needs_embeddings(test, "test", "kcenter")
+    return _select.kcenter_greedy(emb, k, reference=ref, device="cpu")
+
+
+def _badge(pool: Signals, test: Signals, train: Signals | None, k: int, seed: int) -> np.ndarray:
+    emb = _needs_embeddings(pool, "pool", "badge")
+    return _select.badge(badge_embeddings(pool.probs, emb), k, seed=seed)
+
+
+BASELINES: dict[str, Method] = {
+    "random": _random,
+    "entropy": _scored("entropy"),
+    "margin": _scored("margin"),
+    "least_confidence": _scored("least_confidence"),
+    "bald": _bald,
+    "kcenter": _kcenter,
+    "badge": _badge,
+}
+
+
+# ----------------------------------------------------------------------------------- evaluation
+
+
+def _check_indices(idx: Any, k: int, n: int, name: str) -> np.ndarray:
+    arr = np.asarray(idx)
+    if (
+        arr.shape != (k,)
+        or arr.dtype.kind not in "iu"
+        or len(np.unique(arr)) != k
+        or (k and (arr.min() < 0 or arr.max() >= n))
+    ):
+        raise ValueError(
+            f"method {name!r} must return {k} distinct int indices in [0, {n}); got "
+            f"{describe(idx)}."
+        )
+    return arr.astype(np.int64)
+
+
+def evaluate(
+    methods: Mapping[str, Method],
+    pool_signals: Signals,
+    test_signals: Signals,
+    train_signals: Signals | None,
+    useful: Any,
+    k: int,
+    *,
+    seeds: Sequence[int] = (0, 1, 2),
+) -> dict[str, list[float]]:
+    """Precision@k of each method on a planted pool, once per seed.
+
+    Parameters
+    ----------
+    methods : dict of name -> callable
+        ``(pool, test, train, k, seed) -> (k,) int indices`` (see :data:`BASELINES`).
+    pool_signals, test_signals : Signals
+    train_signals : Signals or None
+    useful : (N,) bool array
+        From :func:`dataperf.bench.useful_mask`, one per pool item.
+    k : int
+        How many items each method proposes.
+    seeds : sequence of int
+        Every method is called once per seed with the same Signals.
+
+    Returns
+    -------
+    dict of name -> list of float
+        Precision@k per seed, in the order of ``seeds``.
+    """
+    if not isinstance(methods, Mapping) or not methods:
+        raise TypeError(
+            f"methods must be a non-empty dict name -> callable; got {describe(methods)}."
+        )
+    mask = np.asarray(useful)
+    if mask.shape != (len(pool_signals),) or mask.dtype != bool:
+        raise ValueError(
+            f"useful must be a bool array of shape ({len(pool_signals)},) (one per pool item); "
+            f"got {describe(useful)}."
+        )
+    if not seeds:
+        raise ValueError("seeds must hold at least one seed; got an empty sequence.")
+    results: dict[str, list[float]] = {}
+    for name, method in methods.items():
+        if not callable(method):
+            raise TypeError(f"methods[{name!r}] must be callable; got {describe(method)}.")
+        values = []
+        for seed in seeds:
+            idx = method(pool_signals, test_signals, train_signals, k, int(seed))
+            values.append(precision_at_k(_check_indices(idx, k, len(mask), name), mask))
+        results[str(name)] = values
+    return results
+
+
+def format_table(results: Mapping[str, Sequence[float]], *, k: int | None = None) -> str:
+    """A markdown table of :func:`evaluate` results: method, mean, min and max precision@k.
+
+    Rows keep the order of ``results``; ``k`` (optional) is shown in the header.
+    """
+    label = f"precision@{k}" if k is not None else "precision@k"
+    lines = [f"| method | mean {label} | min | max |", "|---|---:|---:|---:|"]
+    for name, values in results.items():
+        v = np.asarray(values, dtype=np.float64)
+        if v.size == 0:
+            raise ValueError(f"results[{name!r}] is empty; expected one value per seed.")
+        lines.append(f"| {name} | {v.mean():.3f} | {v.min():.3f} | {v.max():.3f} |")
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------------- scenario
+
+
+@dataclass(frozen=True, eq=False)
+class Scenario:
+    """Everything a planted benchmark needs, from :func:`planted_scenario`.
+
+    Attributes
+    ----------
+    model : nn.Module
+        The trained classifier (eval mode, on the CPU).
+    pool : PlantedPool
+    pool_signals : Signals
+        Probe of the pool, without labels.
+    test_signals, train_signals : Signals
+        Probes of the labelled test set and of the training data.
+    useful : (N,) bool array
+        Clean, misclassified pool items.
+    predictions : (N,) int64 array
+        The model's predicted class per pool item.
+    info : dict
+        Dataset name, sizes, seconds spent, test accuracy.
+    """
+
+    model: nn.Module
+    pool: PlantedPool
+    pool_signals: Signals
+    test_signals: Signals
+    train_signals: Signals
+    useful: np.ndarray
+    predictions: np.ndarray
+    info: dict[str, Any]
+
+    @property
+    def test_accuracy(self) -> float:
+        """Accuracy of the model on the labelled test set."""
+        probs, labels = self.test_signals.probs, self.test_signals.labels
+        return float((probs.argmax(1) == labels).mean())
+
+    @property
+    def useful_fraction(self) -> float:
+        """Fraction of the pool that is useful (the precision of random selection)."""
+        return float(self.useful.mean())
+
+
+_DEFAULTS = {
+    # n_train, n_test, epochs, n_clean, n_blend, n_noise, n_ood, n_copy
+    "fashion-mnist": dict(
+        n_train=8000, n_test=1000, epochs=3, n_clean=2000, n_blend=250, n_noise=250, n_ood=250,
+        n_copy=250,
+    ),
+    "digits": dict(
+        n_train=700, n_test=400, epochs=15, n_clean=600, n_blend=75, n_noise=75, n_ood=75,
+        n_copy=75,
+    ),
+}  # fmt: skip
+
+
+def _load(dataset: str, seed: int, n_train: int, n_test: int) -> dict[str, np.ndarray]:
+    """Disjoint train / test / pool-source splits, and OOD images at the same size."""
+    from dataperf.datasets import load_digits, load_fashion_mnist
+
+    rng = np.random.default_rng([seed, 1234])
+    if dataset == "fashion-mnist":
+        x, y = load_fashion_mnist("train")
+        xt, yt = load_fashion_mnist("test")
+        if n_train >= len(x):
+            raise ValueError(f"n_train must be < {len(x)} (the rest is the pool); got {n_train}.")
+        order = rng.permutation(len(x))
+        test_idx = rng.choice(len(xt), size=min(n_test, len(xt)), replace=False)
+        digits, _ = load_digits()
+        return {
+            "x_train": x[order[:n_train]],
+            "y_train": y[order[:n_train]],
+            "x_test": xt[test_idx],
+            "y_test": yt[test_idx],
+            "x_pool": x[order[n_train:]],
+            "y_pool": y[order[n_train:]],
+            "ood": upscale(digits, x.shape[1]),
+        }
+    x, y = load_digits()
+    if n_train + n_test >= len(x):
+        raise ValueError(
+            f"n_train + n_test must be < {len(x)} (the rest is the pool); got {n_train} + "
+            f"{n_test}. Fix: lower them."
+        )
+    order = rng.permutation(len(x))
+    tr, te, po = np.split(order, [n_train, n_train + n_test])
+    try:
+        fashion, _ = load_fashion_mnist("test")
+        ood: np.ndarray | None = upscale(fashion[rng.choice(len(fashion), 500, replace=False)], 8)
+    except MissingResourceError:
+        ood = None
+    return {
+        "x_train": x[tr],
+        "y_train": y[tr],
+        "x_test": x[te],
+        "y_test": y[te],
+        "x_pool": x[po],
+        "y_pool": y[po],
+        "ood": ood,
+    }
+
+
+def planted_scenario(
+    dataset: str = "fashion-mnist",
+    *,
+    seed: int = 0,
+    n_train: int | None = None,
+    n_test: int | None = None,
+    epochs: int | None = None,
+    mc_samples: int = 8,
+    train_mc_samples: int = 0,
+    n_clean: int | None = None,
+    n_blend: int | None = None,
+    n_noise: int | None = None,
+    n_ood: int | None = None,
+    n_copy: int | None = None,
+    width: int = 32,
+    device: Any = None,
+) -> Scenario:
+    """Train a SmallCNN on real data, plant a candidate pool, and probe everything.
+
+    Parameters
+    ----------
+    dataset : {"fashion-mnist", "digits"}
+        Fashion-MNIST (Debian package ``dataset-fashion-mnist``; OOD items are scikit-learn
+        digits upscaled to 28x28) or scikit-learn digits (OOD items are Fashion-MNIST shrunk
+        to 8x8 when installed, else none).
+    seed : int
+        Seeds the splits, training and the pool.
+    n_train, n_test, epochs, n_clean, n_blend, n_noise, n_ood, n_copy : int, optional
+        Sizes; None takes the dataset's default (fashion-mnist: 8000 train, 1000 test,
+        3 epochs, pool 2000 clean + 4 x 250; digits: 700, 400, 15 epochs, 600 clean + 4 x 75;
+        the digits pool source has 697 items).
+    mc_samples : int
+        MC-dropout passes recorded for the test and pool probes (``mc_probs``; 0 for none).
+    train_mc_samples : int
+        The same for the (large) training probe; 0 by default, which keeps the fashion-mnist
+        scenario near a minute on two CPU cores.
+    width : int
+        SmallCNN width.
+    device : str or torch.device, optional
+        Where to train and probe; None is CUDA if available.
+
+    Returns
+    -------
+    Scenario
+        The pool Signals carry no labels; ``useful`` marks clean misclassified pool items.
+    """
+    if dataset not in _DEFAULTS:
+        raise ValueError(f"dataset must be one of {sorted(_DEFAULTS)}; got {dataset!r}.")
+    given = dict(
+        n_train=n_train, n_test=n_test, epochs=epochs, n_clean=n_clean, n_blend=n_blend,
+        n_noise=n_noise, n_ood=n_ood, n_copy=n_copy,
+    )  # fmt: skip
+    cfg = {
+        key: (_DEFAULTS[dataset][key] if value is None else value) for key, value in given.items()
+    }
+    t0 = time.perf_counter()
+    data = _load(dataset, seed, cfg["n_train"], cfg["n_test"])
+    if data["ood"] is None:
+        cfg["n_ood"] = 0
+    size = data["x_train"].shape[1]
+    t_load = time.perf_counter()
+    model = SmallCNN(num_classes=10, image_size=size, width=width)
+    train_classifier(
+        model, data["x_train"], data["y_train"], epochs=cfg["epochs"], seed=seed, device=device
+    )
+    t_train = time.perf_counter()
+    pool = make_planted_pool(
+        data["x_pool"],
+        data["y_pool"],
+        data["x_test"],
+        test_labels=data["y_test"],
+        ood_images=data["ood"],
+        n_clean=min(cfg["n_clean"], len(data["x_pool"])),
+        n_blend=cfg["n_blend"],
+        n_noise=cfg["n_noise"],
+        n_ood=cfg["n_ood"],
+        n_copy=cfg["n_copy"],
+        seed=seed,
+    )
+
+    def run(images: np.ndarray, labels: np.ndarray | None, mc: int) -> Signals:
+        return _probe(model, ImageArray(images, labels), mc, seed, device)
+
+    train_signals = run(data["x_train"], data["y_train"], train_mc_samples)
+    test_signals = run(data["x_test"], data["y_test"], mc_samples)
+    pool_signals = run(pool.images, None, mc_samples)
+    t_probe = time.perf_counter()
+    predictions = pool_signals.probs.argmax(1).astype(np.int64)
+    info = {
+        "dataset": dataset,
+        "seed": seed,
+        **cfg,
+        "pool_counts": pool.counts(),
+        "seconds": {
+            "load": round(t_load - t0, 2),
+            "train": round(t_train - t_load, 2),
+            "pool_and_probe": round(t_probe - t_train, 2),
+            "total": round(t_probe - t0, 2),
+        },
+    }
+    scenario = Scenario(
+        model=model.cpu(),
+        pool=pool,
+        pool_signals=pool_signals,
+        test_signals=test_signals,
+        train_signals=train_signals,
+        useful=_useful_mask(pool, predictions),
+        predictions=predictions,
+        info=info,
+    )
+    info["test_accuracy"] = scenario.test_accuracy
+    info["useful_fraction"] = scenario.useful_fraction
+    return scenario
+
+
+def _probe(model: nn.Module, data: ImageArray, mc_samples: int, seed: int, device: Any) -> Signals:
+    from dataperf.probing import probe
+
+    return probe(model, data, mc_samples=mc_samples, progress=False, seed=seed, device=device)

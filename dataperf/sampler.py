@@ -1,0 +1,658 @@
+"""Propose new test examples that are hard, labelable and novel.
+
+:class:`HardnessSampler` scores every candidate of an unlabelled pool on three components, each
+in ``[0, 1]``, and picks ``k`` of them greedily with a diversity penalty:
+
+``hard``
+    The estimated probability that the model is wrong on the candidate, the mean of two
+    estimates: the model's own, ``1 - max p`` after temperature scaling fitted on the labelled
+    test set (so an over-confident model is corrected), and its labelled neighbours', the
+    share of the ``neighbors`` nearest labelled examples (training and test) whose label is
+    not the predicted class. When the pool happens to carry labels, ``1 - p[label]`` alone.
+``labelable``
+    Whether a person can give the candidate one label. A candidate is **unlabelable** when it
+    does not look like the data people labelled before: it lies where no training (or test)
+    example lies -- noise, images from another domain, blends of two classes that fall
+    between the class clusters -- or, with MC-dropout samples, when the model's uncertainty is
+    mostly *aleatoric* (the input itself is ambiguous) rather than *epistemic* (the model has not
+    learned it). See :func:`labelability`. Replace it with your own score (e.g. from annotation
+    cost) through ``HardnessSampler(labelability=...)``.
+``novel``
+    Whether the candidate is unlike the current test set: its distance to the nearest test
+    example, compared with the distance a genuinely new example has (leave-one-out distances
+    within the test set). Near-copies of test items score about 0.
+
+``total = hard**w_hard * labelable**w_labelable * novel**w_novel``; the greedy step then
+multiplies each candidate's total by ``min(1, distance to the nearest proposal so far / r)``,
+where ``r`` is ``diversity`` times the typical spacing between neighbouring examples, so the
+proposals are unlike each other as well.
+
+Distances are Euclidean between L2-normalised embeddings (``metric="cosine"``, the default,
+which works best for penultimate-layer features) or between raw embeddings
+(``metric="euclidean"``).
+"""
+
+from __future__ import annotations
+
+import csv
+import heapq
+import json
+import numbers
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dataperf._validate import check_count, check_embeddings, describe
+from dataperf.scores import knn_label_agreement, nearest_neighbors
+from dataperf.signals import Signals
+
+__all__ = [
+    "COMPONENTS",
+    "HardnessSampler",
+    "Proposal",
+    "error_probability",
+    "fit_temperature",
+    "labelability",
+    "novelty_score",
+]
+
+COMPONENTS = ("hard", "labelable", "novel")
+
+#: Above this p-value a candidate counts as fully typical (``labelable`` = 1 from density).
+TYPICAL_LEVEL = 0.05
+#: Candidates nearer the test set than this fraction of genuinely new examples are near-copies.
+COPY_LEVEL = 0.05
+#: Reference sets larger than this are subsampled (seeded) for calibration statistics.
+_CALIBRATION_MAX = 5000
+
+
+# --------------------------------------------------------------------------------------------
+# component scores: pure functions over arrays
+# --------------------------------------------------------------------------------------------
+
+
+def _log(p: np.ndarray) -> np.ndarray:
+    return np.log(np.clip(p, 1e-12, 1.0))
+
+
+def _softmax_t(probs: np.ndarray, temperature: float) -> np.ndarray:
+    z = _log(probs) / temperature
+    z -= z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def fit_temperature(probs: np.ndarray, labels: np.ndarray) -> float:
+    """Temperature ``T`` minimising the log loss of ``softmax(log(probs) / T)`` on labelled data.
+
+    Temperature scaling (Guo et al., 2017): ``T > 1`` softens an over-confident model,
+    ``T < 1`` sharpens an under-confident one; the argmax never changes. Searched in
+    ``[0.05, 20]`` on a log scale.
+    """
+    from scipy.optimize import minimize_scalar
+
+    logp = _log(probs)
+    rows = np.arange(len(labels))
+
+    def nll(log_t: float) -> float:
+        z = logp / np.exp(log_t)
+        z = z - z.max(axis=1, keepdims=True)
+        return float(np.mean(np.log(np.exp(z).sum(axis=1)) - z[rows, labels]))
+
+    res = minimize_scalar(nll, bounds=(np.log(0.05), np.log(20.0)), method="bounded")
+    return float(np.exp(res.x))
+
+
+def error_probability(
+    probs: np.ndarray, *, temperature: float = 1.0, labels: np.ndarray | None = None
+) -> np.ndarray:
+    """Estimated probability that the model's prediction is wrong, per row.
+
+    ``1 - max softmax(log(probs) / temperature)``; with ``labels``, the probability the model
+    does not give the true label, ``1 - p[label]``.
+    """
+    p = _softmax_t(probs, temperature) if temperature != 1.0 else probs
+    if labels is not None:
+        return 1.0 - p[np.arange(len(p)), labels]
+    return 1.0 - p.max(axis=1)
+
+
+def _pvalue(values: np.ndarray, calibration: np.ndarray) -> np.ndarray:
+    """Upper-tail conformal p-value of each value among ``calibration``, with a smooth tail.
+
+    ``p = (1 + #{calibration >= value}) / (1 + n)``: small when ``value`` is larger than almost
+    all calibration values. Beyond the largest calibration value it keeps falling,
+    ``p = exp(-(value - max) / iqr) / (1 + n)``, with ``iqr`` the interquartile range of the
+    calibration values, so a far outlier scores far lower than a value just past the maximum
+    (a small calibration set cannot cap the evidence). Never exactly 0.
+    """
+    cal = np.sort(calibration)
+    n = len(cal)
+    at_least = n - np.searchsorted(cal, values, side="left")
+    p = (1.0 + at_least) / (1.0 + n)
+    q1, q3 = np.quantile(cal, [0.25, 0.75])
+    scale = q3 - q1 if q3 > q1 else max(float(np.std(cal)), 1e-12)
+    beyond = values > cal[-1]
+    p[beyond] *= np.exp(-(values[beyond] - cal[-1]) / scale)
+    return p
+
+
+def _prepare(x: np.ndarray, metric: str) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float64)
+    if metric == "cosine":
+        norms = np.linalg.norm(x, axis=1, keepdims=True)
+        if (norms == 0).any():
+            raise ValueError(
+                "an embedding is all zeros, so its direction (metric='cosine') is undefined; "
+                "use metric='euclidean' or drop that row."
+            )
+        x = x / norms
+    return x
+
+
+def _subsample(n: int, seed: int) -> np.ndarray:
+    if n <= _CALIBRATION_MAX:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, _CALIBRATION_MAX, replace=False))
+
+
+def _knn_mean(x: np.ndarray, ref: np.ndarray, k: int) -> np.ndarray:
+    return nearest_neighbors(x, ref, k)[0].mean(axis=1)
+
+
+def labelability(
+    pool: np.ndarray,
+    reference: np.ndarray | None,
+    calibration: np.ndarray | None = None,
+    *,
+    mc_probs: np.ndarray | None = None,
+    k: int = 10,
+    level: float = TYPICAL_LEVEL,
+    seed: int = 0,
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """How likely a person can label each candidate, in ``[0, 1]``, and its parts.
+
+    1. **Typicality** (always): the mean distance ``s`` from the candidate to its ``k`` nearest
+       ``reference`` embeddings (the training set, else the test set) is compared with the same
+       statistic for ``calibration`` embeddings -- examples known to be labelable that the
+       model did not train on (the test set). The conformal p-value
+       ``p = (1 + #{calibration s >= candidate s}) / (1 + n)`` says how unusual the candidate
+       is among real labelled examples; ``typical = min(1, p / level)``. Noise, other
+       domains and off-manifold blends are farther from the reference than almost every real
+       example, so ``typical`` goes to ~0; any candidate at least as typical as the ``level``
+       most unusual real examples gets 1. Without calibration embeddings the reference itself
+       is used, each point leaving itself out.
+    2. **Unambiguity** (with ``mc_probs``, (N, T, K) MC-dropout samples): the share of the
+       predictive entropy that is epistemic, ``BALD / H[mean p]``, rescaled so that the
+       median candidate gets 1: an input whose uncertainty the dropout samples all agree on
+       (high aleatoric, low epistemic) is ambiguous in itself.
+
+    Returns ``(labelable, parts)`` with ``parts`` holding ``typical``, ``typicality_pvalue``
+    and (with ``mc_probs``) ``unambiguous``.
+    """
+    if reference is None and len(pool) < 2:
+        s_pool = s_cal = np.zeros(len(pool))
+    elif reference is None:  # judge the pool by itself, each point leaving itself out
+        s_pool = _loo_stat(pool, np.arange(len(pool)), min(k, len(pool) - 1))
+        s_cal = s_pool
+    else:
+        s_pool = _knn_mean(pool, reference, min(k, len(reference)))
+        if calibration is not None:
+            cal = calibration[_subsample(len(calibration), seed)]
+            s_cal = _knn_mean(cal, reference, min(k, len(reference)))
+        else:
+            rows = _subsample(len(reference), seed)
+            s_cal = _loo_stat(reference, rows, min(k, len(reference) - 1))
+    pvalue = _pvalue(s_pool, s_cal)
+    typical = np.minimum(1.0, pvalue / level)
+    parts = {"typical": typical, "typicality_pvalue": pvalue}
+    labelable = typical
+    if mc_probs is not None:
+        mean = mc_probs.mean(axis=1)
+        total = -(mean * _log(mean)).sum(axis=1)
+        aleatoric = -(mc_probs * _log(mc_probs)).sum(axis=2).mean(axis=1)
+        share = np.clip(total - aleatoric, 0.0, None) / np.maximum(total, 1e-12)
+        median = np.median(share)
+        unambiguous = np.minimum(1.0, share / median) if median > 0 else np.ones_like(share)
+        parts["unambiguous"] = unambiguous
+        labelable = labelable * unambiguous
+    return labelable, parts
+
+
+def _loo_stat(reference: np.ndarray, rows: np.ndarray, k: int) -> np.ndarray:
+    """Mean distance of ``reference[rows]`` to their k nearest other reference points."""
+    dist, idx = nearest_neighbors(reference[rows], reference, k + 1)
+    own = idx == rows[:, None]
+    own[~own.any(axis=1), -1] = True
+    return dist[~own].reshape(len(rows), k).mean(axis=1)
+
+
+def novelty_score(
+    pool: np.ndarray, test: np.ndarray, *, level: float = COPY_LEVEL, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """How unlike the test set each candidate is, in ``[0, 1]``.
+
+    ``d`` = distance to the nearest test row. A genuinely new example drawn like the test set
+    is about as far from the test set as a test example is from the *other* test examples, so
+    the leave-one-out nearest-neighbour distances ``c`` within the test set are the
+    yardstick: ``novel = min(1, q / level)``, with ``q`` the (lower-tail) conformal p-value of
+    ``d`` among ``c``. Candidates nearer to the test set than all but a ``level`` share of new
+    examples (near-copies) score near 0.
+
+    Returns ``(novel, d, nearest, spacing)``: the score, the distances, the nearest test row,
+    and the median leave-one-out distance (the typical spacing between neighbours).
+    """
+    dist, idx = nearest_neighbors(pool, test, 1)
+    d, nearest = dist[:, 0], idx[:, 0]
+    if len(test) < 2:
+        return np.ones(len(pool)), d, nearest, float(np.median(d)) if len(d) else 1.0
+    c = _loo_stat(test, _subsample(len(test), seed), 1)
+    novel = np.minimum(1.0, _pvalue(-d, -c) / level)  # share of new examples at most as far
+    return novel, d, nearest, float(np.median(c))
+
+
+# --------------------------------------------------------------------------------------------
+# diverse greedy selection
+# --------------------------------------------------------------------------------------------
+
+
+def _diverse_greedy(x: np.ndarray, value: np.ndarray, k: int, radius: float) -> np.ndarray:
+    """Greedy: pick the argmax of ``value * min(1, dist to picked / radius)``, k times.
+
+    The factor only shrinks as proposals are added, so a candidate's last computed score is an
+    upper bound: a lazy heap re-scores only candidates that could still win (exact result;
+    ties go to the lowest index).
+    """
+    n = len(value)
+    if radius <= 0:
+        order = np.lexsort((np.arange(n), -value))
+        return order[:k].astype(np.int64)
+    heap = [(-float(v), i, 0) for i, v in enumerate(value)]
+    heapq.heapify(heap)
+    picked: list[int] = []
+    factor = np.ones(n)
+    while len(picked) < k:
+        neg, i, seen = heapq.heappop(heap)
+        if seen < len(picked):
+            new = x[picked[seen:]]
+            dist = np.sqrt(((new - x[i]) ** 2).sum(axis=1)).min()
+            factor[i] = min(factor[i], dist / radius)
+            heapq.heappush(heap, (-float(value[i] * factor[i]), i, len(picked)))
+            continue
+        picked.append(i)
+    return np.asarray(picked, dtype=np.int64)
+
+
+# --------------------------------------------------------------------------------------------
+# the sampler
+# --------------------------------------------------------------------------------------------
+
+
+def _check_signals(s: Any, name: str, *, pool_dims: tuple[int, int] | None) -> Signals:
+    if not isinstance(s, Signals):
+        raise TypeError(
+            f"{name} must be dataperf.Signals (from dataperf.probe or Signals(probs=..., "
+            f"embeddings=...)); got {describe(s)}."
+        )
+    if len(s) == 0:
+        raise ValueError(f"{name} is empty (0 items); pass at least one item.")
+    if s.embeddings is None:
+        raise ValueError(
+            f"{name} has no embeddings; the sampler needs them for labelability, novelty and "
+            "diversity. Probe with dataperf.probe (it collects them) or pass embeddings=."
+        )
+    if pool_dims is not None:
+        k, d = pool_dims
+        if s.num_classes != k:
+            raise ValueError(
+                f"{name} has K={s.num_classes} classes but the pool has K={k}; take pool, test "
+                "and train signals from the same model."
+            )
+        if s.embeddings.shape[1] != d:
+            raise ValueError(
+                f"{name} embeddings have D={s.embeddings.shape[1]} features but the pool's have "
+                f"D={d}; take them from the same model layer."
+            )
+    return s
+
+
+@dataclass
+class HardnessSampler:
+    """Propose ``k`` pool items that are hard for the model, labelable and novel.
+
+    Parameters
+    ----------
+    k : int
+        How many to propose.
+    weights : dict, optional
+        Exponents of the components in ``total``, e.g. ``{"hard": 2.0}`` to favour hardness;
+        missing names default to 1; 0 ignores a component.
+    diversity : float
+        Radius of the diversity penalty in units of the typical spacing between neighbouring
+        examples; 0 turns it off (plain top-k of ``total``).
+    seed : int
+        Seeds the subsampling of large reference sets (calibration statistics).
+    labelability : (N,) array or callable, optional
+        Your own labelability score in ``[0, 1]`` for the pool (e.g. ``1 / annotation cost``),
+        used instead of the built-in one; a callable is called as
+        ``f(pool, test=test, train=train)`` and returns that array.
+    neighbors : int
+        k of the k-nearest-neighbour typicality statistic.
+    metric : {"cosine", "euclidean"}
+        Geometry of the embeddings.
+
+    Examples
+    --------
+    >>> proposal = HardnessSampler(100).propose(pool, test=test, train=train)
+    >>> print(proposal.explain(0)); proposal.to_jsonl("proposals.jsonl")
+    """
+
+    k: int
+    weights: dict[str, float] | None = None
+    diversity: float = 1.0
+    seed: int = 0
+    labelability: np.ndarray | Callable[..., Any] | None = None
+    neighbors: int = 10
+    metric: str = "cosine"
+
+    def __post_init__(self) -> None:
+        if isinstance(self.k, bool) or not isinstance(self.k, numbers.Integral) or self.k < 1:
+            raise ValueError(f"k must be an int >= 1; got {self.k!r}.")
+        weights = dict(self.weights or {})
+        unknown = set(weights) - set(COMPONENTS)
+        if unknown:
+            raise ValueError(
+                f"weights has unknown component(s) {sorted(unknown)}; valid: {list(COMPONENTS)}."
+            )
+        for name, w in weights.items():
+            if not isinstance(w, numbers.Real) or not np.isfinite(w) or w < 0:
+                raise ValueError(f"weights[{name!r}] must be a finite number >= 0; got {w!r}.")
+        self.weights = {c: float(weights.get(c, 1.0)) for c in COMPONENTS}
+        if not isinstance(self.diversity, numbers.Real) or not self.diversity >= 0:
+            raise ValueError(f"diversity must be a number >= 0; got {self.diversity!r}.")
+        if self.metric not in ("cosine", "euclidean"):
+            raise ValueError(f"metric must be 'cosine' or 'euclidean'; got {self.metric!r}.")
+        check_count(self.neighbors, 10**6, "neighbors", what="allowed neighbours")
+
+    def propose(
+        self, pool: Signals, *, test: Signals | None = None, train: Signals | None = None
+    ) -> Proposal:
+        """Score the ``pool`` and pick ``k`` proposals; labels of the pool are not needed.
+
+        ``test``: the current test set (labels used to calibrate the model's confidence;
+        embeddings for novelty and typicality). ``train``: the training set (embeddings define
+        what typical data looks like). Either may be None; without both, typicality is
+        judged within the pool itself.
+        """
+        pool = _check_signals(pool, "pool", pool_dims=None)
+        dims = (pool.num_classes, pool.embeddings.shape[1])
+        if test is not None:
+            test = _check_signals(test, "test", pool_dims=dims)
+        if train is not None:
+            train = _check_signals(train, "train", pool_dims=dims)
+        n = len(pool)
+        k = check_count(self.k, n, "k", what="pool items")
+
+        x = _prepare(pool.embeddings, self.metric)
+        x_test = None if test is None else _prepare(test.embeddings, self.metric)
+        x_train = None if train is None else _prepare(train.embeddings, self.metric)
+        reference = x_train if x_train is not None else x_test
+        calibration = x_test if x_train is not None else None
+        details: dict[str, np.ndarray] = {}
+
+        temperature = 1.0
+        if test is not None and test.labels is not None:
+            temperature = fit_temperature(test.probs, test.labels)
+        hard = error_probability(pool.probs, temperature=temperature, labels=pool.labels)
+        labelled = [(z, s.labels) for z, s in ((x_train, train), (x_test, test)) if s is not None]
+        labelled = [(z, y) for z, y in labelled if y is not None]
+        if labelled and pool.labels is None:
+            z = np.concatenate([z for z, _ in labelled])
+            y = np.concatenate([y for _, y in labelled])
+            k_nn = min(self.neighbors, len(z))
+            agree = knn_label_agreement(x, z, y, k=k_nn, probs=pool.probs)
+            details["model_error"], details["neighbor_disagreement"] = hard, 1.0 - agree
+            hard = (hard + (1.0 - agree)) / 2.0
+        if self.labelability is not None:
+            labelable = self._user_labelability(pool, test, train)
+        else:
+            labelable, parts = labelability(
+                x,
+                reference,
+                calibration,
+                mc_probs=pool.mc_probs,
+                k=self.neighbors,
+                seed=self.seed,
+            )
+            details.update(parts)
+
+        if x_test is not None:
+            novel, dist, nearest, spacing = novelty_score(x, x_test, seed=self.seed)
+            details["test_distance"] = dist
+            prints = _fingerprints(pool, test)
+            if prints is not None:  # a near-copy by either measure is a near-copy
+                novel_fp, _, nearest_fp, _ = novelty_score(*prints, seed=self.seed)
+                details["novel_embedding"], details["novel_fingerprint"] = novel, novel_fp
+                nearest = np.where(novel_fp < novel, nearest_fp, nearest)
+                novel = np.minimum(novel, novel_fp)
+            details["nearest_test_id"] = test.ids[nearest]
+        else:
+            novel = np.ones(n)
+            spacing = float(np.median(_loo_stat(x, _subsample(n, self.seed), 1))) if n > 1 else 1
+        w = self.weights
+        total = hard ** w["hard"] * labelable ** w["labelable"] * novel ** w["novel"]
+        indices = _diverse_greedy(x, total, k, self.diversity * spacing)
+        details["prediction"] = pool.probs.argmax(axis=1)
+        details["confidence"] = pool.probs.max(axis=1)
+        return Proposal(
+            indices=indices,
+            ids=pool.ids[indices],
+            scores={"hard": hard, "labelable": labelable, "novel": novel, "total": total},
+            details=details,
+            class_names=_class_names(pool, test, train),
+            settings={
+                "k": k,
+                "weights": dict(w),
+                "diversity": float(self.diversity),
+                "radius": float(self.diversity * spacing),
+                "temperature": temperature,
+                "metric": self.metric,
+                "neighbors": int(self.neighbors),
+                "used": {
+                    "test": test is not None,
+                    "train": train is not None,
+                    "mc_probs": pool.mc_probs is not None and self.labelability is None,
+                    "pool_labels": pool.labels is not None,
+                    "user_labelability": self.labelability is not None,
+                },
+            },
+        )
+
+    def _user_labelability(self, pool: Signals, test: Any, train: Any) -> np.ndarray:
+        value = self.labelability
+        if callable(value):
+            value = value(pool, test=test, train=train)
+        arr = np.asarray(value, dtype=np.float64)
+        if arr.shape != (len(pool),) or not np.isfinite(arr).all():
+            raise ValueError(
+                f"labelability must be a finite (N,) = ({len(pool)},) array; got {describe(value)}."
+            )
+        if (arr < 0).any() or (arr > 1).any():
+            raise ValueError(
+                f"labelability must lie in [0, 1]; got values in [{arr.min():.3g}, "
+                f"{arr.max():.3g}]. Rescale it, e.g. x / x.max()."
+            )
+        return arr
+
+
+def _fingerprints(pool: Signals, test: Signals) -> tuple[np.ndarray, np.ndarray] | None:
+    """The ``fingerprint`` columns of pool and test when both have them, of one size."""
+    a = pool.meta.get("columns", {}).get("fingerprint")
+    b = test.meta.get("columns", {}).get("fingerprint")
+    if a is None or b is None or a.ndim != 2 or a.shape[1:] != b.shape[1:]:
+        return None
+    return check_embeddings(a, "pool fingerprint"), check_embeddings(b, "test fingerprint")
+
+
+def _class_names(*signals: Signals | None) -> list[str] | None:
+    for s in signals:
+        if s is not None and isinstance(s.meta.get("classes"), list):
+            return [str(c) for c in s.meta["classes"]]
+    return None
+
+
+# --------------------------------------------------------------------------------------------
+# the result
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class Proposal:
+    """The proposed pool items, in selection order, with the scores that chose them.
+
+    ``indices`` are pool positions and ``ids`` the pool's ids of those items (file paths for
+    an image folder). ``scores`` holds each component and the total for *every* pool item;
+    ``hard`` / ``labelable`` / ``novel`` / ``total`` are those of the proposed items.
+    """
+
+    indices: np.ndarray
+    ids: np.ndarray
+    scores: dict[str, np.ndarray]
+    details: dict[str, np.ndarray] = field(default_factory=dict)
+    class_names: list[str] | None = None
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    @property
+    def hard(self) -> np.ndarray:
+        return self.scores["hard"][self.indices]
+
+    @property
+    def labelable(self) -> np.ndarray:
+        return self.scores["labelable"][self.indices]
+
+    @property
+    def novel(self) -> np.ndarray:
+        return self.scores["novel"][self.indices]
+
+    @property
+    def total(self) -> np.ndarray:
+        return self.scores["total"][self.indices]
+
+    def _class(self, c: int) -> str:
+        return f"'{self.class_names[c]}'" if self.class_names else f"class {c}"
+
+    def _rank(self, rank: Any) -> int:
+        n = len(self)
+        if isinstance(rank, bool) or not isinstance(rank, numbers.Integral) or not -n <= rank < n:
+            raise IndexError(f"rank must be an int in [0, {n}); got {rank!r}.")
+        return int(rank) % n
+
+    def explain(self, rank: int) -> str:
+        """One plain sentence: why the ``rank``-th proposal (0 = first) was chosen."""
+        r = self._rank(rank)
+        i = int(self.indices[r])
+        d = self.details
+        s = {c: float(v[i]) for c, v in self.scores.items()}
+        predicted = self._class(int(d["prediction"][i]))
+        if self.settings.get("used", {}).get("pool_labels"):
+            hard = f"the model gives its known label only {1 - s['hard']:.0%} probability"
+        else:
+            hard = (
+                f"the model predicts {predicted} with {d['confidence'][i]:.0%} confidence, "
+                f"which means a {s['hard']:.0%} chance it is wrong"
+            )
+        why = [hard]
+        if "typicality_pvalue" in d:
+            p = float(d["typicality_pvalue"][i])
+            why.append(
+                f"it looks like real data (as typical as {p:.0%} of held-out labelled examples)"
+                if d["typical"][i] >= 0.5
+                else f"yet it looks unusual (as typical as only {p:.1%} of held-out labelled "
+                "examples), so it may be hard to label"
+            )
+        if "unambiguous" in d and d["unambiguous"][i] < 0.5:
+            why.append("its MC-dropout samples agree it is ambiguous, so it may be hard to label")
+        if self.settings.get("used", {}).get("user_labelability"):
+            why.append(f"your labelability score for it is {s['labelable']:.2f}")
+        if "nearest_test_id" in d:
+            near = d["nearest_test_id"][i]
+            why.append(
+                f"it is unlike every current test example (the nearest is test item {near})"
+                if s["novel"] >= 0.5
+                else f"yet it looks like a near-copy of test item {near}"
+            )
+        head = f"#{r + 1} (pool item {self.ids[r]!s}, score {s['total']:.2f}): "
+        tail = why[-1] if len(why) == 1 else ", ".join(why[:-1]) + ", and " + why[-1]
+        return head + tail + "."
+
+    def records(self) -> list[dict[str, Any]]:
+        """One dict per proposal: rank, index, id, prediction, confidence, scores, explanation."""
+        out = []
+        for r, i in enumerate(self.indices):
+            c = int(self.details["prediction"][i])
+            out.append(
+                {
+                    "rank": r + 1,
+                    "index": int(i),
+                    "id": self.ids[r].item() if hasattr(self.ids[r], "item") else self.ids[r],
+                    "prediction": self.class_names[c] if self.class_names else c,
+                    "confidence": round(float(self.details["confidence"][i]), 6),
+                    **{n: round(float(v[i]), 6) for n, v in self.scores.items()},
+                    "explanation": self.explain(r),
+                }
+            )
+        return out
+
+    def to_jsonl(self, path: str | Path) -> Path:
+        """Write :meth:`records` as JSON lines; return the path."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("".join(json.dumps(r) + "\n" for r in self.records()))
+        return path
+
+    def to_csv(self, path: str | Path) -> Path:
+        """Write :meth:`records` as CSV with a header row; return the path."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        rows = self.records()
+        with path.open("w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+        return path
+
+    def contact_sheet(self, images: Sequence[Any], path: str | Path, *, columns: int = 10) -> Path:
+        """Save the proposed images in selection order as one PNG, captioned; return the path.
+
+        ``images`` is indexable by pool position (a Dataset, array or list); each element is
+        an image (array, tensor or PIL image), an ``(image, label, ...)`` tuple, or a file path.
+        """
+        from dataperf.viz import save_grid
+
+        check_count(columns, 10**6, "columns", what="allowed columns")
+        tiles, captions = [], []
+        for r, i in enumerate(self.indices):
+            tiles.append(_load_image(images[int(i)]))
+            c = int(self.details["prediction"][i])
+            name = self.class_names[c] if self.class_names else str(c)
+            captions.append(f"#{r + 1} {name[:10]} {self.details['confidence'][i]:.0%}")
+        rows = [tiles[j : j + columns] for j in range(0, len(tiles), columns)]
+        caps = [captions[j : j + columns] for j in range(0, len(captions), columns)]
+        return save_grid(rows, path, captions=caps)
+
+
+def _load_image(item: Any) -> Any:
+    if isinstance(item, (tuple, list)):
+        item = item[0]
+    if isinstance(item, (str, Path)):
+        from PIL import Image
+
+        with Image.open(item) as img:
+            return np.asarray(img.convert("RGB"))
+    return item
