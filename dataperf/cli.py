@@ -1,9 +1,13 @@
 """The ``dataperf`` command.
 
-``dataperf demo`` runs the library's main job on real data available offline: it augments
+``dataperf demo`` runs the library's main jobs on real data available offline: it augments
 Fashion-MNIST images (or scikit-learn's digits) through ``augment_loader`` with DataLoader
 workers, augments real English sentences (WordNet's examples and definitions) with dataperf's
-text ops and TextAttack, saves a preview grid and prints what it did.
+text ops and TextAttack, then trains a small CNN on Fashion-MNIST (or digits) and proposes hard
+new test examples from a pool of unseen images mixed with planted unlabelable items and
+near-copies of the test set, comparing HardnessSampler with entropy, margin, BALD, k-center and
+BADGE. It saves a preview grid, the proposals (JSON lines and a contact sheet) and a summary, and
+prints what it did.
 
 ``dataperf probe`` runs a model once over data (an image folder, a .npy array or a Python
 function returning a Dataset) and saves what it saw (probabilities, embeddings, labels, file
@@ -164,10 +168,117 @@ def _augment_text(args: argparse.Namespace, out: Path) -> dict[str, Any]:
     return {"source": source, "sentences": len(sentences)}
 
 
+# dataperf.bench.BASELINES name -> shown name
+_COMPARED = {"entropy": "entropy", "margin": "margin", "bald": "BALD", "kcenter": "k-center"}
+_COMPARED["badge"] = "BADGE"
+
+
+def _propose_scenario(args: argparse.Namespace) -> Any:
+    from dataperf.bench import planted_scenario
+
+    sizes = {"n_train": args.propose_train, "epochs": args.epochs}
+    if args.data in ("auto", "fashion-mnist"):
+        try:
+            return planted_scenario("fashion-mnist", seed=args.seed, **sizes)
+        except MissingResourceError as err:
+            if args.data == "fashion-mnist":
+                raise
+            print(f"note: {err}\n      falling back to scikit-learn's digits.")
+            if args.propose_train is not None:  # a Fashion-MNIST size is too big for digits
+                sizes["n_train"] = min(args.propose_train, 700)
+    return planted_scenario("digits", seed=args.seed, **sizes)
+
+
+def _propose(args: argparse.Namespace, out: Path) -> dict[str, Any]:
+    """Train a small CNN, propose hard test examples from a planted pool, compare baselines."""
+    from dataclasses import replace
+
+    from dataperf import HardnessSampler
+    from dataperf.bench import BASELINES, evaluate, format_table, precision_at_k
+    from dataperf.datasets import FASHION_MNIST_CLASSES
+
+    start = time.perf_counter()
+    sc = _propose_scenario(args)
+    fashion = sc.info["dataset"] == "fashion-mnist"
+    names = list(FASHION_MNIST_CLASSES) if fashion else [str(c) for c in range(10)]
+    pool, test, train = (
+        replace(s, meta={**s.meta, "classes": names})
+        for s in (sc.pool_signals, sc.test_signals, sc.train_signals)
+    )
+    k = min(args.k, len(pool))
+    proposal = HardnessSampler(k, seed=args.seed).propose(pool, test=test, train=train)
+    seconds = time.perf_counter() - start
+    data = "Fashion-MNIST" if fashion else "scikit-learn digits"
+    info = sc.info
+    print(
+        f"propose: trained a SmallCNN on {info['n_train']} {data} images for {info['epochs']} "
+        f"epoch(s): test accuracy {sc.test_accuracy:.1%} on {info['n_test']} test images "
+        f"({seconds:.0f} s incl. probing)."
+    )
+    counts = {kind: n for kind, n in sc.pool.counts().items() if n}
+    labels = {
+        "useful": "clean & misclassified (useful)",
+        "clean_correct": "clean but correct",
+        "clean": f"unseen {data} images (clean)",
+        "blend": "blends of two classes",
+        "ood": "out-of-domain " + ("digits" if fashion else "clothes"),
+        "copy": "near-copies of test items",
+    }
+    print(
+        f"        pool of {len(pool)} unlabelled candidates: "
+        + ", ".join(f"{n} {labels.get(kind, kind)}" for kind, n in counts.items())
+        + f"; {int(sc.useful.sum())} of them ({sc.useful_fraction:.0%}) are clean and "
+        "misclassified (useful new test examples). HardnessSampler never sees the pool labels."
+    )
+    print(f"        HardnessSampler({k}), the first 3 of {k} proposals:")
+    for r in range(min(3, k)):
+        print(f"  {proposal.explain(r)}")
+    idx = proposal.indices
+    kinds = sc.pool.kind[idx]
+    useful = sc.useful[idx]
+    contents = {
+        "useful": int(useful.sum()),
+        "clean_correct": int(((kinds == "clean") & ~useful).sum()),
+        **{kind: int((kinds == kind).sum()) for kind in counts if kind != "clean"},
+    }
+    print(
+        f"        the {k} proposals hold: "
+        + ", ".join(f"{n} {labels.get(kind, kind)}" for kind, n in contents.items())
+        + "."
+    )
+    results = {"HardnessSampler": [precision_at_k(idx, sc.useful)]}
+    results["random"] = [sc.useful_fraction]  # the expected precision of a random pick
+    baselines = {shown: BASELINES[name] for name, shown in _COMPARED.items()}
+    results.update(evaluate(baselines, pool, test, train, sc.useful, k, seeds=(args.seed,)))
+    print(f"        precision@{k} (fraction of proposals that are useful), seed {args.seed}:")
+    for name, values in results.items():
+        print(f"  {name:<16} {values[0]:.2f}")
+    jsonl = proposal.to_jsonl(out / "proposals.jsonl")
+    sheet = proposal.contact_sheet(sc.pool.images, out / "proposals.png")
+    print(f"        proposals with explanations -> {jsonl}")
+    print(f"        contact sheet (rank, prediction, confidence) -> {sheet}")
+    return {
+        "dataset": info["dataset"],
+        "n_train": info["n_train"],
+        "n_test": info["n_test"],
+        "epochs": info["epochs"],
+        "test_accuracy": round(sc.test_accuracy, 4),
+        "seconds": round(seconds, 1),
+        "pool": counts,
+        "pool_useful": int(sc.useful.sum()),
+        "k": k,
+        "proposals": contents,
+        "precision_at_k": {name: round(v[0], 4) for name, v in results.items()},
+        "table": format_table(results, k=k),
+    }
+
+
 def demo(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     summary = {"images": _augment_images(args, out), "text": _augment_text(args, out)}
+    if not args.no_propose:
+        summary["propose"] = _propose(args, out)
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     print(f"done: outputs in {out}/")
     return 0
@@ -736,7 +847,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     p = commands.add_parser(
         "demo",
-        help="augment real images and sentences offline; save a preview",
+        help="augment real images and sentences, propose hard test examples, offline",
         description=__doc__.split("\n\n")[1],
     )
     p.add_argument("--out", default="runs/demo", help="output folder (default: runs/demo)")
@@ -756,6 +867,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=_non_negative, default=0, help="base seed (default 0)")
     p.add_argument(
         "--no-textattack", action="store_true", help="skip TextAttack (its import takes ~15 s)"
+    )
+    g = p.add_argument_group("proposing hard test examples")
+    g.add_argument(
+        "--k", type=_positive, default=100, help="test examples to propose (default 100)"
+    )
+    g.add_argument(
+        "--propose-train",
+        type=_positive,
+        metavar="N",
+        help="training images for the model (default: 8000 Fashion-MNIST, 700 digits)",
+    )
+    g.add_argument(
+        "--epochs",
+        type=_positive,
+        help="training epochs (default: 3 Fashion-MNIST, 15 digits)",
+    )
+    g.add_argument(
+        "--no-propose",
+        action="store_true",
+        help="skip training a model and proposing hard test examples (~1 minute)",
     )
     p.set_defaults(run=demo)
     _add_probe_command(commands)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import numbers
+import warnings
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -144,7 +145,9 @@ def probe(
     ----------
     model : torch.nn.Module
         Returns class scores ``(batch, K)`` (or an object with ``.logits``, or a tuple whose
-        first element they are) for a batch of inputs.
+        first element they are) for a batch of inputs. A TorchScript model (where hooks cannot
+        run) should return ``(logits, features)``: the features become the embeddings (with
+        logits alone, the logits do, with a warning).
     data : Dataset or DataLoader
         Items are an input, ``(input, label)``, or a dict with ``'input'`` and ``'label'``. A
         Dataset is read in order by a DataLoader with ``batch_size`` and ``num_workers``; a
@@ -171,7 +174,7 @@ def probe(
     fingerprint : bool
         For image inputs, also store :func:`image_fingerprint` (low-frequency Fourier
         magnitudes) as ``meta["columns"]["fingerprint"]``; the sampler uses it to spot
-        near-copies (shifted, flipped, noisier) that the model's features do not.
+        near-copies (shifted, mirrored, noisier) that the model's features do not.
 
     Returns
     -------
@@ -186,6 +189,18 @@ def probe(
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module; got {describe(model)}.")
+    scripted = None
+    if isinstance(model, torch.jit.ScriptModule):  # hooks cannot run inside TorchScript
+        from dataperf._loading import ScriptedModel
+
+        if layer is not None:
+            raise ValueError(
+                f"layer={layer!r} cannot be used with a TorchScript model: forward hooks do not "
+                "run inside TorchScript. Fix: script a forward that returns (logits, features) "
+                "(the features become the embeddings), or probe the eager nn.Module."
+            )
+        model = scripted = ScriptedModel(model)
+        layer = ScriptedModel.LAYER
     if outputs not in _OUTPUTS:
         raise ValueError(f"outputs must be one of {list(_OUTPUTS)}; got {outputs!r}.")
     if isinstance(mc_samples, bool) or not isinstance(mc_samples, numbers.Integral):
@@ -245,6 +260,13 @@ def probe(
         model.to(home)
     if not probs:
         raise ValueError("data is empty: probe needs at least one item")
+    if scripted is not None and not scripted.has_features:
+        warnings.warn(
+            "the TorchScript model returns only logits, so its logits serve as embeddings "
+            "(weaker novelty and labelability scores). Script a forward that returns "
+            "(logits, features) to probe its features.",
+            stacklevel=2,
+        )
     ids = _ids(loader.dataset, sum(len(p) for p in probs))
     meta: dict[str, Any] = {"model": type(model).__name__, "layer": chosen}
     meta.update(mc_samples=mc_samples)
@@ -270,22 +292,26 @@ FINGERPRINT_FREQUENCIES = 8
 def image_fingerprint(x: Any, frequencies: int = FINGERPRINT_FREQUENCIES) -> torch.Tensor | None:
     """A model-independent fingerprint of each image in a batch, or None for non-images.
 
-    The magnitudes of the lowest ``frequencies`` spatial frequencies (per axis, both signs
-    vertically) of the grayscale image with its mean removed, scaled to unit length. Fourier
-    magnitudes do not change when an image is shifted (circularly) or flipped, and scaling to
-    unit length removes brightness and contrast; pixel noise mostly lives in the high
-    frequencies that are dropped. So near-copies of an image have nearly the same fingerprint
-    whatever the model's features do. ``x`` is a float tensor (B, C, H, W) or (B, H, W); other
-    inputs (token ids, dicts) have no fingerprint.
+    Built from the magnitudes of the lowest ``frequencies`` spatial frequencies (per axis) of
+    the grayscale image with its mean removed. Fourier magnitudes do not change when an image
+    is shifted (circularly); a horizontal or vertical flip only swaps the magnitudes at
+    vertical frequencies ``+f`` and ``-f``, so each such pair enters as its sum and absolute
+    difference; scaling to unit length removes brightness and contrast; pixel noise mostly
+    lives in the high frequencies that are dropped. So near-copies of an image (shifted,
+    mirrored, re-lit, noisier) have nearly the same fingerprint whatever the model's features
+    do. ``x`` is a float tensor (B, C, H, W) or (B, H, W); other inputs (token ids, dicts) have
+    no fingerprint.
     """
     if not isinstance(x, torch.Tensor) or not x.is_floating_point() or x.ndim not in (3, 4):
         return None
     gray = x.float().mean(dim=1) if x.ndim == 4 else x.float()
     gray = gray - gray.mean(dim=(1, 2), keepdim=True)
-    spectrum = torch.fft.rfft2(gray, norm="ortho").abs()
-    h = spectrum.shape[1]
-    rows = sorted({*range(min(frequencies, h)), *range(max(h - frequencies + 1, 0), h)})
-    flat = spectrum[:, rows, :frequencies].flatten(1)
+    spectrum = torch.fft.rfft2(gray, norm="ortho").abs()[:, :, :frequencies]
+    f = min(frequencies, (spectrum.shape[1] + 1) // 2)
+    up = spectrum[:, 1:f]  # vertical frequencies +1 .. +(f-1)
+    down = spectrum[:, spectrum.shape[1] - f + 1 :].flip(1)  # -1 .. -(f-1)
+    parts = [spectrum[:, 0], (up + down).flatten(1), (up - down).abs().flatten(1)]
+    flat = torch.cat(parts, dim=1)
     return (flat / flat.norm(dim=1, keepdim=True).clamp_min(1e-8)).cpu()
 
 

@@ -401,18 +401,28 @@ class HardnessSampler:
         x_train = None if train is None else _prepare(train.embeddings, self.metric)
         reference = x_train if x_train is not None else x_test
         calibration = x_test if x_train is not None else None
+        typical_of = (
+            "held-out labelled examples"
+            if calibration is not None
+            else "training examples"
+            if x_train is not None
+            else "test examples"
+            if x_test is not None
+            else "pool items"
+        )
         details: dict[str, np.ndarray] = {}
 
         temperature = 1.0
         if test is not None and test.labels is not None:
             temperature = fit_temperature(test.probs, test.labels)
         hard = error_probability(pool.probs, temperature=temperature, labels=pool.labels)
+        k_nn = 0
         labelled = [(z, s.labels) for z, s in ((x_train, train), (x_test, test)) if s is not None]
         labelled = [(z, y) for z, y in labelled if y is not None]
         if labelled and pool.labels is None:
             z = np.concatenate([z for z, _ in labelled])
             y = np.concatenate([y for _, y in labelled])
-            k_nn = min(self.neighbors, len(z))
+            k_nn = min(int(self.neighbors), len(z))
             agree = knn_label_agreement(x, z, y, k=k_nn, probs=pool.probs)
             details["model_error"], details["neighbor_disagreement"] = hard, 1.0 - agree
             hard = (hard + (1.0 - agree)) / 2.0
@@ -461,6 +471,8 @@ class HardnessSampler:
                 "temperature": temperature,
                 "metric": self.metric,
                 "neighbors": int(self.neighbors),
+                "label_neighbors": k_nn,
+                "typicality_against": typical_of,
                 "used": {
                     "test": test is not None,
                     "train": train is not None,
@@ -560,21 +572,28 @@ class Proposal:
         d = self.details
         s = {c: float(v[i]) for c, v in self.scores.items()}
         predicted = self._class(int(d["prediction"][i]))
+        estimate = f"an estimated {s['hard']:.0%} chance it is wrong"
         if self.settings.get("used", {}).get("pool_labels"):
             hard = f"the model gives its known label only {1 - s['hard']:.0%} probability"
-        else:
+        elif "neighbor_disagreement" in d:
+            k = int(self.settings["label_neighbors"])
+            m = int(round(float(d["neighbor_disagreement"][i]) * k))
             hard = (
-                f"the model predicts {predicted} with {d['confidence'][i]:.0%} confidence, "
-                f"which means a {s['hard']:.0%} chance it is wrong"
+                f"the model predicts {predicted} with {d['confidence'][i]:.0%} confidence while "
+                f"{m} of its {k} nearest labelled examples have another label ({estimate})"
             )
+        else:
+            confidence = f"{d['confidence'][i]:.0%}"
+            hard = f"the model predicts {predicted} with {confidence} confidence ({estimate})"
         why = [hard]
         if "typicality_pvalue" in d:
             p = float(d["typicality_pvalue"][i])
+            of = self.settings.get("typicality_against", "held-out labelled examples")
             why.append(
-                f"it looks like real data (as typical as {p:.0%} of held-out labelled examples)"
+                f"it looks like real data (as typical as {p:.0%} of {of})"
                 if d["typical"][i] >= 0.5
-                else f"yet it looks unusual (as typical as only {p:.1%} of held-out labelled "
-                "examples), so it may be hard to label"
+                else f"yet it looks unusual (as typical as only {p:.1%} of {of}), so it may be "
+                "hard to label"
             )
         if "unambiguous" in d and d["unambiguous"][i] < 0.5:
             why.append("its MC-dropout samples agree it is ambiguous, so it may be hard to label")

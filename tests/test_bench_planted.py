@@ -47,7 +47,10 @@ def test_pool_composition_and_labels(digits):
     pool = _pool(digits)
     assert isinstance(pool, PlantedPool)
     assert len(pool) == 130
-    assert pool.counts() == {"clean": 60, "blend": 20, "noise": 15, "ood": 10, "copy": 25}
+    assert pool.counts() == {
+        "clean": 60, "blend": 20, "noise": 15, "ood": 10, "copy": 25, "mosaic": 0, "blur": 0,
+        "crop": 0,
+    }  # fmt: skip
     assert set(pool.kind) <= set(KINDS)
     assert pool.images.dtype == np.uint8 and pool.images.shape == (130, 8, 8)
     assert pool.labels.dtype == np.int64 and pool.source.dtype == np.int64
@@ -270,3 +273,19 @@ def test_trained_model_learns_digits(digits):
     with torch.no_grad():
         pred = model(torch.from_numpy(x[1000:] / 255.0).float().unsqueeze(1)).argmax(1).numpy()
     assert (pred == y[1000:]).mean() > 0.8
+
+
+def test_optional_unlabelable_kinds(digits):
+    images, labels = digits
+    pool = make_planted_pool(
+        images[:300], labels[:300], images[300:400], n_clean=10, n_blend=0, n_noise=0, n_ood=0,
+        n_copy=0, n_mosaic=5, n_blur=6, n_crop=7, seed=0,
+    )  # fmt: skip
+    assert pool.counts()["mosaic"] == 5 and pool.counts()["blur"] == 6
+    assert pool.counts()["crop"] == 7
+    assert (pool.labels[pool.kind != "clean"] == -1).all()
+    src = images[:300]
+    for i in np.flatnonzero(pool.kind == "mosaic"):  # top-left quadrant from the source item
+        np.testing.assert_array_equal(pool.images[i][:4, :4], src[pool.source[i]][:4, :4])
+    for i in np.flatnonzero(pool.kind == "blur"):  # blurring lowers the contrast
+        assert pool.images[i].astype(float).std() < src[pool.source[i]].astype(float).std()

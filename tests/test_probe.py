@@ -181,3 +181,65 @@ def test_hooks_are_removed_and_device_restored_after_an_error(digits):
 def test_progress_bar_runs(net, digits):
     x, _ = digits
     assert len(probe(net, TensorDataset(x[:10]), batch_size=4, progress=True)) == 10
+
+
+def test_torchscript_model_embeddings_come_from_its_second_output(digits):
+    x, y = digits
+
+    class TwoOutputs(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.body = torch.nn.Linear(64, 16)
+            self.head = torch.nn.Linear(16, 10)
+
+        def forward(self, x):
+            features = torch.relu(self.body(x))
+            return self.head(features), features
+
+    torch.manual_seed(0)
+    eager = TwoOutputs().eval()
+    scripted = torch.jit.script(eager)
+    data = torch.utils.data.TensorDataset(x[:40].reshape(40, 64), y[:40])
+    signals = probe(scripted, data, progress=False)
+    reference = probe(eager, data, progress=False)  # the input of the last Linear
+    np.testing.assert_allclose(signals.embeddings, reference.embeddings, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(signals.probs, reference.probs, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="cannot be used with a TorchScript model"):
+        probe(scripted, data, layer="body", progress=False)
+    logits_only = torch.jit.script(torch.nn.Sequential(torch.nn.Linear(64, 10)))
+    with pytest.warns(UserWarning, match="logits serve as embeddings"):
+        assert probe(logits_only, data, progress=False).embeddings.shape == (40, 10)
+
+
+def test_image_fingerprints_and_class_names_are_recorded(digits):
+    from dataperf.probing import image_fingerprint
+
+    x, y = digits
+    images = x[:30, None]  # (N, 1, 8, 8)
+
+    class Images(TensorDataset):
+        classes = [f"digit {i}" for i in range(10)]
+
+    conv = nn.Sequential(nn.Flatten(), nn.Linear(64, 10))
+    signals = probe(conv, Images(images, y[:30]), progress=False)
+    fp = signals.meta["columns"]["fingerprint"]
+    assert fp.shape == (30, 35) and np.allclose(np.linalg.norm(fp, axis=1), 1, atol=1e-5)
+    assert signals.meta["classes"][3] == "digit 3"
+    # shifted (circularly) and flipped copies have the same fingerprint; other images do not
+    same = image_fingerprint(torch.roll(images, 2, dims=3).flip(2))
+    np.testing.assert_allclose(same.numpy(), fp, atol=1e-5)
+    assert np.linalg.norm(fp[0] - fp[1]) > 0.05
+    flat = probe(conv, TensorDataset(x[:30].reshape(30, 64)), layer=None, progress=False)
+    assert "columns" not in flat.meta  # 2-D inputs (features, token ids) get no fingerprint
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cpu_and_cuda_agree_in_float32(net, digits):
+    x, y = digits
+    data = TensorDataset(x.reshape(len(x), -1), y)
+    cpu = probe(net, data, device="cpu", progress=False)
+    gpu = probe(net, data, device="cuda", autocast=False, progress=False)
+    np.testing.assert_allclose(gpu.probs, cpu.probs, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(gpu.embeddings, cpu.embeddings, rtol=1e-4, atol=1e-5)
+    bf16 = probe(net, data, device="cuda", progress=False)  # autocast: close, not equal
+    assert (bf16.probs.argmax(1) == cpu.probs.argmax(1)).mean() > 0.98

@@ -12,7 +12,7 @@ datasets); import it explicitly::
 
 from __future__ import annotations
 
-from dataperf.bench.models import ImageArray, SmallCNN, train_classifier
+from dataperf.bench.models import ImageArray, SmallCNN, SmallMLP, train_classifier
 from dataperf.bench.planted import (
     KINDS,
     PlantedPool,
@@ -38,6 +38,7 @@ __all__ = [
     "Method",
     "PlantedPool",
     "Scenario",
+    "SmallMLP",
     "SmallCNN",
     "badge_embeddings",
     "evaluate",

@@ -12,7 +12,7 @@ from torch.utils.data import Dataset
 
 from dataperf._validate import describe
 
-__all__ = ["ImageArray", "SmallCNN", "train_classifier"]
+__all__ = ["ImageArray", "SmallCNN", "SmallMLP", "train_classifier"]
 
 
 class SmallCNN(nn.Module):
@@ -80,6 +80,38 @@ class SmallCNN(nn.Module):
                 f"{self.image_size}, {self.image_size}); got {tuple(x.shape)}. Fix: build it "
                 "with image_size matching your images."
             )
+        return self.head(self.features(x))
+
+
+class SmallMLP(nn.Module):
+    """A multi-layer perceptron on flattened pixels; its last Linear sees a 64-d embedding.
+
+    ``Flatten -> Linear(C*H*W, hidden) -> ReLU -> Dropout -> Linear(hidden, 64) -> ReLU ->
+    Linear(64, num_classes)``: a model of another family than :class:`SmallCNN`, for checking
+    that data-centric methods do not depend on one architecture.
+    """
+
+    def __init__(
+        self,
+        num_classes: int = 10,
+        in_channels: int = 1,
+        image_size: int = 28,
+        hidden: int = 256,
+        dropout: float = 0.3,
+    ) -> None:
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(int(in_channels) * int(image_size) ** 2, int(hidden)),
+            nn.ReLU(),
+            nn.Dropout(float(dropout)),
+            nn.Linear(int(hidden), 64),
+            nn.ReLU(),
+        )
+        self.head = nn.Linear(64, int(num_classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits ``(B, num_classes)`` for a float batch ``(B, C, H, W)``."""
         return self.head(self.features(x))
 
 

@@ -9,7 +9,13 @@ A pool mixes five kinds of candidate images:
 - ``noise``: uniform or blurred Gaussian noise with random contrast (unlabelable);
 - ``ood``: images from another domain, e.g. digits among clothes (unlabelable for the task);
 - ``copy``: near-copies of the existing test set, a 1-pixel shift plus small Gaussian noise
-  (labelable but not novel).
+  (labelable but not novel);
+
+and, on request, three more kinds a person cannot label:
+
+- ``mosaic``: the four quadrants of four different items;
+- ``blur``: an item under a heavy Gaussian blur (radius 3.5 px at 28 x 28, scaled with size);
+- ``crop``: a small corner-to-centre patch (a quarter of the side) blown up to full size.
 
 A sampler that proposes new hard test examples should pick misclassified ``clean`` items and
 nothing else; :func:`useful_mask` and :func:`precision_at_k` score it.
@@ -27,7 +33,7 @@ from dataperf._validate import describe
 
 __all__ = ["KINDS", "PlantedPool", "make_planted_pool", "precision_at_k", "upscale", "useful_mask"]
 
-KINDS = ("clean", "blend", "noise", "ood", "copy")
+KINDS = ("clean", "blend", "noise", "ood", "copy", "mosaic", "blur", "crop")
 _KIND_SEED = {kind: i for i, kind in enumerate(KINDS)}
 
 
@@ -178,6 +184,9 @@ def make_planted_pool(
     n_noise: int = 250,
     n_ood: int = 250,
     n_copy: int = 250,
+    n_mosaic: int = 0,
+    n_blur: int = 0,
+    n_crop: int = 0,
     seed: int = 0,
 ) -> PlantedPool:
     """Build a shuffled pool of clean, blend, noise, ood and copy items.
@@ -195,9 +204,11 @@ def make_planted_pool(
     ood_images : (L, H, W) uint8 array, optional
         Images from another domain, already at size (H, W) (see :func:`upscale`). Required
         when ``n_ood > 0``.
-    n_clean, n_blend, n_noise, n_ood, n_copy : int
-        How many of each kind. Clean items are distinct (``n_clean <= N``); the two halves of
-        a blend are drawn from all of ``images`` and may also appear as clean items.
+    n_clean, n_blend, n_noise, n_ood, n_copy, n_mosaic, n_blur, n_crop : int
+        How many of each kind (see the module docstring). Clean items are distinct
+        (``n_clean <= N``); the two halves of a blend, the quadrants of a mosaic and the
+        sources of blurs and crops are drawn from all of ``images`` and may also appear as
+        clean items.
     seed : int
         Each kind draws from its own ``np.random.default_rng([seed, kind])``, so changing one
         count does not change the other kinds' items; the final order is shuffled from it too.
@@ -231,6 +242,9 @@ def make_planted_pool(
         "noise": _check_count(n_noise, "n_noise"),
         "ood": _check_count(n_ood, "n_ood"),
         "copy": _check_count(n_copy, "n_copy"),
+        "mosaic": _check_count(n_mosaic, "n_mosaic"),
+        "blur": _check_count(n_blur, "n_blur"),
+        "crop": _check_count(n_crop, "n_crop"),
     }
     if counts["clean"] > len(imgs):
         raise ValueError(
@@ -294,9 +308,11 @@ def make_planted_pool(
     copy_labels = test_lab[idx] if test_lab is not None else np.full(len(idx), -1, np.int64)
     parts.append((copies, copy_labels, "copy", idx))
 
+    parts += _hard_to_label(imgs, counts, rng)
+
     all_images = np.concatenate([p[0] for p in parts]).astype(np.uint8)
     all_labels = np.concatenate([p[1] for p in parts]).astype(np.int64)
-    all_kind = np.concatenate([np.full(len(p[0]), p[2], dtype="<U5") for p in parts])
+    all_kind = np.concatenate([np.full(len(p[0]), p[2], dtype="<U6") for p in parts])
     all_source = np.concatenate([p[3] for p in parts]).astype(np.int64)
     order = np.random.default_rng([int(seed), len(KINDS)]).permutation(len(all_images))
     return PlantedPool(
@@ -305,6 +321,46 @@ def make_planted_pool(
         kind=all_kind[order],
         source=all_source[order],
     )
+
+
+def _hard_to_label(
+    imgs: np.ndarray, counts: dict[str, int], rng: Any
+) -> list[tuple[np.ndarray, np.ndarray, str, np.ndarray]]:
+    """The optional ``mosaic``, ``blur`` and ``crop`` kinds (source: the first item used)."""
+    from PIL import Image, ImageFilter
+
+    h, w = imgs.shape[1:]
+    parts = []
+    if counts["mosaic"]:
+        r = rng("mosaic")
+        idx = np.stack([_choose(r, len(imgs), counts["mosaic"]) for _ in range(4)], axis=1)
+        out = imgs[idx[:, 0]].copy()
+        out[:, : h // 2, w // 2 :] = imgs[idx[:, 1], : h // 2, w // 2 :]
+        out[:, h // 2 :, : w // 2] = imgs[idx[:, 2], h // 2 :, : w // 2]
+        out[:, h // 2 :, w // 2 :] = imgs[idx[:, 3], h // 2 :, w // 2 :]
+        parts.append((out, np.full(len(out), -1, np.int64), "mosaic", idx[:, 0]))
+    if counts["blur"]:
+        idx = _choose(rng("blur"), len(imgs), counts["blur"])
+        blur = ImageFilter.GaussianBlur(3.5 * h / 28)
+        out = np.stack([np.asarray(Image.fromarray(imgs[i]).filter(blur)) for i in idx])
+        parts.append((out, np.full(len(out), -1, np.int64), "blur", idx))
+    if counts["crop"]:
+        r = rng("crop")
+        idx = _choose(r, len(imgs), counts["crop"])
+        side = max(2, h // 4)
+        corners = r.integers(h // 7, h - side - h // 7 + 1, size=(len(idx), 2))
+        out = np.stack(
+            [
+                np.asarray(
+                    Image.fromarray(imgs[i, y : y + side, x : x + side]).resize(
+                        (w, h), Image.Resampling.BILINEAR
+                    )
+                )
+                for i, (y, x) in zip(idx, corners)
+            ]
+        )
+        parts.append((out, np.full(len(out), -1, np.int64), "crop", idx))
+    return parts
 
 
 # ----------------------------------------------------------------------------------- metrics

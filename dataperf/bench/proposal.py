@@ -18,7 +18,7 @@ from dataperf import scores as _scores
 from dataperf import select as _select
 from dataperf._errors import MissingResourceError
 from dataperf._validate import check_embeddings, check_probs, describe
-from dataperf.bench.models import ImageArray, SmallCNN, train_classifier
+from dataperf.bench.models import ImageArray, SmallCNN, SmallMLP, train_classifier
 from dataperf.bench.planted import PlantedPool, make_planted_pool, precision_at_k, upscale
 from dataperf.bench.planted import useful_mask as _useful_mask
 from dataperf.signals import Signals
@@ -330,6 +330,10 @@ def planted_scenario(
     n_ood: int | None = None,
     n_copy: int | None = None,
     width: int = 32,
+    model: str = "cnn",
+    n_mosaic: int = 0,
+    n_blur: int = 0,
+    n_crop: int = 0,
     device: Any = None,
 ) -> Scenario:
     """Train a SmallCNN on real data, plant a candidate pool, and probe everything.
@@ -353,6 +357,10 @@ def planted_scenario(
         scenario near a minute on two CPU cores.
     width : int
         SmallCNN width.
+    model : {"cnn", "mlp"}
+        Train a :class:`SmallCNN` or a :class:`SmallMLP`.
+    n_mosaic, n_blur, n_crop : int
+        Extra unlabelable kinds for the pool (see :mod:`dataperf.bench.planted`); 0 by default.
     device : str or torch.device, optional
         Where to train and probe; None is CUDA if available.
 
@@ -363,6 +371,8 @@ def planted_scenario(
     """
     if dataset not in _DEFAULTS:
         raise ValueError(f"dataset must be one of {sorted(_DEFAULTS)}; got {dataset!r}.")
+    if model not in ("cnn", "mlp"):
+        raise ValueError(f"model must be 'cnn' or 'mlp'; got {model!r}.")
     given = dict(
         n_train=n_train, n_test=n_test, epochs=epochs, n_clean=n_clean, n_blend=n_blend,
         n_noise=n_noise, n_ood=n_ood, n_copy=n_copy,
@@ -376,9 +386,13 @@ def planted_scenario(
         cfg["n_ood"] = 0
     size = data["x_train"].shape[1]
     t_load = time.perf_counter()
-    model = SmallCNN(num_classes=10, image_size=size, width=width)
+    net: nn.Module = (
+        SmallCNN(num_classes=10, image_size=size, width=width)
+        if model == "cnn"
+        else SmallMLP(num_classes=10, image_size=size)
+    )
     train_classifier(
-        model, data["x_train"], data["y_train"], epochs=cfg["epochs"], seed=seed, device=device
+        net, data["x_train"], data["y_train"], epochs=cfg["epochs"], seed=seed, device=device
     )
     t_train = time.perf_counter()
     pool = make_planted_pool(
@@ -392,11 +406,14 @@ def planted_scenario(
         n_noise=cfg["n_noise"],
         n_ood=cfg["n_ood"],
         n_copy=cfg["n_copy"],
+        n_mosaic=n_mosaic,
+        n_blur=n_blur,
+        n_crop=n_crop,
         seed=seed,
     )
 
     def run(images: np.ndarray, labels: np.ndarray | None, mc: int) -> Signals:
-        return _probe(model, ImageArray(images, labels), mc, seed, device)
+        return _probe(net, ImageArray(images, labels), mc, seed, device)
 
     train_signals = run(data["x_train"], data["y_train"], train_mc_samples)
     test_signals = run(data["x_test"], data["y_test"], mc_samples)
@@ -405,6 +422,7 @@ def planted_scenario(
     predictions = pool_signals.probs.argmax(1).astype(np.int64)
     info = {
         "dataset": dataset,
+        "model": model,
         "seed": seed,
         **cfg,
         "pool_counts": pool.counts(),
@@ -416,7 +434,7 @@ def planted_scenario(
         },
     }
     scenario = Scenario(
-        model=model.cpu(),
+        model=net.cpu(),
         pool=pool,
         pool_signals=pool_signals,
         test_signals=test_signals,
