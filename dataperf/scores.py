@@ -172,6 +172,12 @@ def loss(probs: Any, labels: Any) -> np.ndarray:
     -------
     (N,) float64 array, ``>= 0``.
     """
+    if labels is None:
+        raise ValueError(
+            "loss needs the true labels, got labels=None (e.g. the Signals of an unlabelled "
+            "pool). Fix: pass labels, or use a score that needs none: entropy, margin, "
+            "least_confidence, or bald with MC-dropout samples."
+        )
     p = check_probs(probs)
     y = check_labels(labels, p.shape[0], p.shape[1])
     picked = p[np.arange(len(y)), y]

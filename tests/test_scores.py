@@ -332,6 +332,11 @@ def test_bad_mc_probs(mc, match):
             fn(mc)
 
 
+def test_loss_without_labels_names_the_scores_that_need_none():
+    with pytest.raises(ValueError, match=r"loss needs the true labels, got labels=None.*entropy"):
+        loss(GOOD, None)
+
+
 @pytest.mark.parametrize(
     "labels,err,match",
     [
