@@ -203,10 +203,12 @@ def labelability(
         if calibration is not None:
             cal = calibration[_subsample(len(calibration), seed)]
             s_cal = _knn_mean(cal, reference, min(k, len(reference)))
-        else:
+        elif len(reference) >= 2:
             rows = _subsample(len(reference), seed)
             s_cal = _loo_stat(reference, rows, min(k, len(reference) - 1))
-    pvalue = _pvalue(s_pool, s_cal)
+        else:  # one reference point: nothing to compare with, every candidate is typical
+            s_cal = None
+    pvalue = np.ones(len(pool)) if s_cal is None else _pvalue(s_pool, s_cal)
     typical = np.minimum(1.0, pvalue / level)
     parts = {"typical": typical, "typicality_pvalue": pvalue}
     labelable = typical

@@ -198,6 +198,20 @@ def test_works_without_test_or_train(signals):
     assert (kind[only_test.indices] == "clean").all()
 
 
+def test_tiny_inputs_work():
+    one = Signals(probs=np.array([[0.6, 0.4]]), embeddings=np.array([[1.0, 2.0]]), labels=[0])
+    two = Signals(probs=np.array([[0.6, 0.4], [0.5, 0.5]]), embeddings=np.eye(2) + 1)
+    for pool, test, train in [
+        (one, None, None),
+        (two, one, None),
+        (two, None, one),
+        (one, one, one),
+    ]:
+        proposal = HardnessSampler(1).propose(pool, test=test, train=train)
+        assert len(proposal) == 1 and np.isfinite(proposal.scores["total"]).all()
+        assert proposal.explain(0).endswith(".")
+
+
 def test_user_labelability_array_and_callable(signals):
     pool, test, train, _ = signals
     cost = np.ones(len(pool))
