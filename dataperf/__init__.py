@@ -20,6 +20,15 @@ _EXPORTS = {
     "probe": "dataperf.probing",
     "HardnessSampler": "dataperf.sampler",
     "Proposal": "dataperf.sampler",
+    "LabelIssues": "dataperf.curate",
+    "Slice": "dataperf.curate",
+    "cross_val_probs": "dataperf.curate",
+    "data_values": "dataperf.curate",
+    "find_label_issues": "dataperf.curate",
+    "find_weak_slices": "dataperf.curate",
+    "select_subset": "dataperf.curate",
+    "curate": "dataperf.curate",
+    "bench": "dataperf.bench",
     "scores": "dataperf.scores",
     "select": "dataperf.select",
     "text": "dataperf.text",
@@ -29,12 +38,21 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:  # pragma: no cover
-    from dataperf import datasets, scores, select, text  # noqa: F401
+    from dataperf import bench, curate, datasets, scores, select, text  # noqa: F401
     from dataperf._rng import item_rng, item_seed  # noqa: F401
     from dataperf.augment.dataset import (  # noqa: F401
         AugmentedDataset,
         AugmentedLoader,
         augment_loader,
+    )
+    from dataperf.curate import (  # noqa: F401
+        LabelIssues,
+        Slice,
+        cross_val_probs,
+        data_values,
+        find_label_issues,
+        find_weak_slices,
+        select_subset,
     )
     from dataperf.probing import probe  # noqa: F401
     from dataperf.sampler import HardnessSampler, Proposal  # noqa: F401

@@ -16,6 +16,11 @@ paths) as a Signals folder, e.g. on a GPU machine.
 ``dataperf propose`` proposes hard new test examples from a pool of candidates: hard for the
 model, labelable by a person, and unlike the current test set. Each of --pool, --test and
 --train is a saved Signals folder or data (probed first with --model).
+
+``dataperf bench`` runs a DataPerf-style task (the model and the test set held fixed, the data
+varied) on real offline data and compares data-centric methods: training-data selection,
+training-data debugging (finding flipped labels) or test-data proposal. It prints a table of
+mean +- std over seeds and saves a plot and the results as JSON.
 """
 
 from __future__ import annotations
@@ -829,6 +834,105 @@ def _add_propose_command(commands: Any) -> None:
     add_propose_arguments(p)
 
 
+# --------------------------------------------------------------------------- bench
+# `dataperf bench TASK`: the DataPerf-style tasks of dataperf.bench.tasks.
+
+
+def _bench_method(spec: str) -> Any:
+    """A built-in method name, or the callable named by ``module:function``."""
+    from dataperf._loading import SpecError, _attribute, _import, _split_spec
+
+    parts = _split_spec(spec)
+    if parts is None:
+        return spec  # a built-in name; the task checks it and lists the valid names
+    func = _attribute(_import(parts[0], spec, "--method"), parts[1], spec, "--method")
+    if not callable(func):
+        raise SpecError(f"--method {spec!r}: {parts[1]} is not callable.")
+    return func
+
+
+def bench_command(args: argparse.Namespace) -> int:
+    from dataperf.bench.tasks import builtin_methods, get_task
+
+    task = get_task(args.task)
+    specs = args.method or builtin_methods(args.task)
+    methods: dict[str, Any] = {}
+    for spec in specs:
+        method = _bench_method(spec)
+        # module:function is shown by its function name (the whole spec if that name is taken)
+        name = spec if isinstance(method, str) else spec.rsplit(":", 1)[1]
+        if name in methods:
+            name = spec
+        if name in methods:
+            raise ValueError(f"--method {spec!r} is given twice; name each method once.")
+        methods[name] = method
+    out = Path(args.out)
+    start = time.perf_counter()
+    result = task(methods, dataset=args.dataset, seeds=tuple(range(args.seeds)))
+    seconds = time.perf_counter() - start
+    print(result.table())
+    out.mkdir(parents=True, exist_ok=True)
+    png = result.plot(out / f"{args.task}.png")
+    js = result.to_json(out / f"{args.task}.json")
+    print(
+        f"\n{args.task} on {args.dataset}, {args.seeds} seed(s): {seconds:.1f} s; wrote {png}, {js}"
+    )
+    return 0
+
+
+def _add_bench_command(commands: Any) -> None:
+    from dataperf.bench.tasks import DATASETS, TASKS
+
+    p = commands.add_parser(
+        "bench",
+        help="benchmark data-centric methods on a DataPerf-style task (model and test fixed)",
+        description=__doc__.split("\n\n")[4].replace("``", ""),
+    )
+    p.add_argument(
+        "task",
+        choices=list(TASKS),
+        metavar="TASK",
+        help="selection (pick a training subset under a budget), debugging (rank training "
+        "items to find flipped labels) or proposal (propose useful new test examples from a "
+        "planted pool)",
+    )
+    p.add_argument(
+        "--method",
+        action="extend",
+        nargs="+",
+        metavar="NAME_OR_module:function",
+        help="methods to compare (repeatable; default: every built-in of the task). A built-in "
+        "name (selection: random kcenter facility_location el2n knn_shapley; debugging: random "
+        "loss self_confidence margin confident_learning knn ensemble; proposal: dataperf random "
+        "entropy margin least_confidence bald kcenter badge) or module:function (or "
+        "path/to/file.py:function) with the task's signature: selection f(pool, budget, seed) "
+        "-> indices; debugging f(signals) -> ranking; proposal f(pool, test, train, k, seed) "
+        "-> indices",
+    )
+    p.add_argument(
+        "--dataset",
+        choices=list(DATASETS),
+        default="digits",
+        help="scikit-learn's digits (always available) or Fashion-MNIST (Debian package "
+        "dataset-fashion-mnist) (default: digits)",
+    )
+    p.add_argument(
+        "--seeds",
+        type=_positive,
+        default=3,
+        metavar="N",
+        help="run every method with seeds 0..N-1; the table shows mean +- std (default 3)",
+    )
+    p.add_argument(
+        "--out",
+        default="runs/bench",
+        metavar="DIR",
+        help="folder for DIR/<task>.png (plot) and DIR/<task>.json (results; created if "
+        "needed) (default: runs/bench)",
+    )
+    p.set_defaults(run=bench_command, user_errors=_USER_ERRORS)
+
+
 def run_parsed(args: argparse.Namespace, prog: str) -> int:
     """Run a parsed command; user errors become one line ``prog: message`` and exit code 2."""
     try:
@@ -891,6 +995,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=demo)
     _add_probe_command(commands)
     _add_propose_command(commands)
+    _add_bench_command(commands)
     return parser
 
 

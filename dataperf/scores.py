@@ -54,6 +54,9 @@ _BLOCK_BYTES = 64 * 2**20
 
 _METRICS = ("euclidean", "cosine")
 
+#: Up to this many dimensions the neighbour search uses a k-d tree instead of brute force.
+_KD_TREE_MAX_DIM = 16
+
 
 # --------------------------------------------------------------------------------------------
 # Scores from probabilities
@@ -266,7 +269,8 @@ def nearest_neighbors(
     Not a score: the shared neighbour search behind :func:`novelty`, :func:`density` and
     :func:`knn_label_agreement`. Queries are processed ``batch_size`` rows at a time; within a
     chunk scikit-learn's brute-force search ranks the reference rows in float64 tiles of at
-    most about 64 MB (``||a||^2 + ||b||^2 - 2 a.b``), so no ``N x M`` matrix is ever allocated.
+    most about 64 MB (``||a||^2 + ||b||^2 - 2 a.b``), so no ``N x M`` matrix is ever allocated;
+    in at most 16 dimensions an exact k-d tree is used instead.
     The k returned distances are then recomputed exactly from differences.
 
     Parameters
@@ -323,7 +327,9 @@ def nearest_neighbors(
     else:
         ref = ref.astype(np.float64, copy=False)
     kq = k + 1 if exclude_self else k
-    index = NearestNeighbors(n_neighbors=kq, algorithm="brute", metric="euclidean").fit(ref)
+    # exact either way: a k-d tree is much faster in few dimensions, blocked brute force beyond
+    algorithm = "kd_tree" if d <= _KD_TREE_MAX_DIM else "brute"
+    index = NearestNeighbors(n_neighbors=kq, algorithm=algorithm, metric="euclidean").fit(ref)
 
     out_d = np.empty((n, k), dtype=np.float64)
     out_i = np.empty((n, k), dtype=np.int64)

@@ -30,6 +30,15 @@ from dataperf.bench.proposal import (
     format_table,
     planted_scenario,
 )
+from dataperf.bench.tasks import (
+    TASKS,
+    TaskData,
+    TaskResult,
+    debugging_task,
+    load_task_data,
+    proposal_task,
+    selection_task,
+)
 
 __all__ = [
     "BASELINES",
@@ -40,12 +49,19 @@ __all__ = [
     "Scenario",
     "SmallMLP",
     "SmallCNN",
+    "TASKS",
+    "TaskData",
+    "TaskResult",
     "badge_embeddings",
+    "debugging_task",
     "evaluate",
     "format_table",
+    "load_task_data",
     "make_planted_pool",
     "planted_scenario",
     "precision_at_k",
+    "proposal_task",
+    "selection_task",
     "train_classifier",
     "upscale",
     "useful_mask",

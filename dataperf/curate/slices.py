@@ -1,0 +1,375 @@
+"""Weak slices: coherent groups of items on which the model does badly.
+
+:func:`find_weak_slices` builds candidate groups, scores each by the model's error rate (or mean
+loss) on it, and ranks them by a *lower confidence bound* of how much worse the group is than the
+whole data, so that a tiny cluster with a few unlucky errors does not outrank a large, clearly
+weak one. Candidates are
+
+- clusters in embedding space: seeded k-means (scikit-learn) on L2-normalised embeddings;
+- groups defined by per-item metadata columns (``signals.meta["columns"]``) named in
+  ``columns``: one group per value of a categorical column, quantile bins of a numeric one.
+
+Each result is a frozen :class:`Slice` with its member positions, statistics, a few
+representative members and a plain-text description.
+
+Permutation equivariance: items are processed in the order of ``signals.ids`` (a stable sort),
+so shuffling the Signals (``signals[perm]``, which carries the ids along) gives the same slices,
+as sets of ids, in the same ranking. With duplicate ids ties fall back to position order.
+"""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from statistics import NormalDist
+from typing import Any
+
+import numpy as np
+
+from dataperf._validate import check_embeddings, describe
+from dataperf.scores import loss as _loss
+from dataperf.signals import Signals
+
+__all__ = ["METRICS", "Slice", "find_weak_slices"]
+
+#: Names accepted by ``find_weak_slices(metric=...)``.
+METRICS = ("error", "loss")
+
+_N_REPRESENTATIVES = 5
+_N_BINS = 4  # quantile bins per numeric column (quartiles), fewer when data are scarce
+_MAX_INT_CATEGORIES = 20  # integer columns with at most this many values count as categorical
+
+
+@dataclass(frozen=True, eq=False)
+class Slice:
+    """A group of items on which the model is weak.
+
+    Attributes
+    ----------
+    indices : (m,) int64 array
+        Positions of the members in the Signals, ascending.
+    size : int
+        ``m``, the number of members.
+    metric : {"error", "loss"}
+        What ``value`` measures: the error rate (``argmax probs != label``) or the mean
+        cross-entropy loss.
+    value : float
+        The metric on the slice.
+    overall : float
+        The metric on all items.
+    lift : float
+        ``value / overall`` (how many times worse than overall).
+    ci : (float, float)
+        Confidence interval of ``value`` at the requested level: Wilson score interval for the
+        error rate, normal interval ``mean +- z * sd / sqrt(m)`` (low end clipped at 0) for the
+        mean loss. Ranking uses ``ci[0] / overall``, the lower bound of the lift.
+    representatives : (r,) int64 array
+        Up to 5 member positions nearest the slice centroid in normalised embedding space,
+        nearest first (the highest-loss members when the Signals have no embeddings).
+    description : str
+        Plain text, e.g. ``"embedding cluster 7: 41 items, error 46% vs 12% overall (lift
+        3.8x, 95% CI 32%-61%)"``.
+    kind : {"cluster", "column"}
+        Where the group came from.
+    """
+
+    indices: np.ndarray
+    size: int
+    metric: str
+    value: float
+    overall: float
+    lift: float
+    ci: tuple[float, float]
+    representatives: np.ndarray
+    description: str
+    kind: str
+
+    def __repr__(self) -> str:
+        return f"Slice({self.description!r})"
+
+
+# --------------------------------------------------------------------------------------------
+# validation
+# --------------------------------------------------------------------------------------------
+
+
+def _check_int(value: Any, name: str, low: int, high: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an int; got {describe(value)}. Pass e.g. {name}={low}.")
+    value = int(value)
+    if value < low or (high is not None and value > high):
+        rng = f">= {low}" if high is None else f"between {low} and {high}"
+        raise ValueError(f"{name} must be {rng}; got {value}. Pass a {name} in that range.")
+    return value
+
+
+def _check_columns(signals: Signals, columns: Any) -> list[str]:
+    if columns is None:
+        return []
+    if isinstance(columns, str):
+        columns = [columns]
+    if not isinstance(columns, Sequence) or not all(isinstance(c, str) for c in columns):
+        raise TypeError(
+            f"columns must be a column name or a list of names; got {describe(columns)}."
+        )
+    available = signals.meta.get("columns", {})
+    one_d = sorted(name for name, v in available.items() if np.ndim(v) == 1)
+    out = []
+    for name in columns:
+        if name not in available:
+            raise ValueError(
+                f"unknown meta column {name!r}; valid 1-D columns: {one_d or 'none'}. "
+                "Add it to Signals(meta={'columns': {name: (N,) array}}) or fix the name."
+            )
+        if np.ndim(available[name]) != 1:
+            raise ValueError(
+                f"meta column {name!r} has shape {np.shape(available[name])}; slices need a 1-D "
+                f"column (one value per item). Valid 1-D columns: {one_d or 'none'}."
+            )
+        if name not in out:
+            out.append(name)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# statistics
+# --------------------------------------------------------------------------------------------
+
+
+def _wilson(errors: float, n: int, z: float) -> tuple[float, float]:
+    p = errors / n
+    denom = 1.0 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def _mean_ci(x: np.ndarray, z: float) -> tuple[float, float]:
+    mean = float(x.mean())
+    sd = float(x.std(ddof=1)) if len(x) > 1 else 0.0
+    half = z * sd / np.sqrt(len(x))
+    return max(0.0, mean - half), mean + half
+
+
+def _fmt(value: float, metric: str) -> str:
+    return f"{100 * value:.0f}%" if metric == "error" else f"{value:.3g}"
+
+
+# --------------------------------------------------------------------------------------------
+# candidate groups (all in canonical order: positions into the id-sorted arrays)
+# --------------------------------------------------------------------------------------------
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    x = x.astype(np.float64, copy=False)
+    norms = np.sqrt(np.einsum("ij,ij->i", x, x))
+    return x / np.maximum(norms, 1e-12)[:, None]
+
+
+def _cluster_groups(x: np.ndarray, n_clusters: int, seed: int) -> list[tuple[str, np.ndarray]]:
+    from sklearn.cluster import KMeans
+    from sklearn.exceptions import ConvergenceWarning
+
+    n_clusters = min(n_clusters, len(x))
+    if n_clusters < 2:
+        return []
+    with warnings.catch_warnings():
+        # fewer distinct points than clusters: k-means returns duplicate (empty) clusters
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        labels = KMeans(n_clusters=n_clusters, n_init=3, random_state=seed).fit_predict(x)
+    return [
+        (f"embedding cluster {c}", np.flatnonzero(labels == c).astype(np.int64))
+        for c in range(n_clusters)
+    ]
+
+
+def _column_groups(name: str, values: np.ndarray, min_size: int) -> list[tuple[str, np.ndarray]]:
+    values = np.asarray(values)
+    kind = values.dtype.kind
+    categorical = kind in "bOSU" or (kind in "iu" and len(np.unique(values)) <= _MAX_INT_CATEGORIES)
+    groups = []
+    if categorical:
+        for v in np.unique(values):
+            label = v.item() if hasattr(v, "item") else v
+            groups.append((f"column {name!r} = {label!r}", np.flatnonzero(values == v)))
+        return [(d, g.astype(np.int64)) for d, g in groups]
+    if kind not in "iuf":
+        raise TypeError(
+            f"meta column {name!r} must be categorical (str, bool, int) or numeric; "
+            f"got dtype {values.dtype}."
+        )
+    v = values.astype(np.float64)
+    finite = np.isfinite(v)
+    if not finite.any():
+        return []
+    n_bins = max(1, min(_N_BINS, int(finite.sum()) // max(1, min_size)))
+    edges = np.unique(np.quantile(v[finite], np.linspace(0, 1, n_bins + 1)))
+    if len(edges) < 2:
+        return [(f"column {name!r} = {edges[0]:.4g}", np.flatnonzero(finite).astype(np.int64))]
+    # bin b holds edges[b] <= v < edges[b + 1]; the last bin also holds the maximum
+    bins = np.clip(np.searchsorted(edges, v, side="right") - 1, 0, len(edges) - 2)
+    for b in range(len(edges) - 1):
+        members = np.flatnonzero(finite & (bins == b))
+        close = "]" if b == len(edges) - 2 else ")"
+        groups.append((f"column {name!r} in [{edges[b]:.4g}, {edges[b + 1]:.4g}{close}", members))
+    return [(d, g.astype(np.int64)) for d, g in groups]
+
+
+# --------------------------------------------------------------------------------------------
+# public API
+# --------------------------------------------------------------------------------------------
+
+
+def find_weak_slices(
+    signals: Signals,
+    *,
+    n_slices: int = 10,
+    min_size: int = 20,
+    metric: str = "error",
+    columns: str | Sequence[str] | None = None,
+    n_clusters: int | None = None,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> list[Slice]:
+    """Coherent groups of items where the model is weak, most clearly weak first.
+
+    Parameters
+    ----------
+    signals : Signals
+        Needs ``labels``; needs ``embeddings`` for cluster slices (without them, only the
+        column slices are searched and ``columns`` is required).
+    n_slices : int
+        At most this many slices are returned.
+    min_size : int
+        Groups with fewer members are dropped; ``1 <= min_size <= N``.
+    metric : {"error", "loss"}
+        ``"error"``: error rate, ``argmax(probs) != label``; ``"loss"``: mean cross-entropy.
+    columns : str or list of str, optional
+        Names of 1-D per-item columns in ``signals.meta["columns"]`` to slice by. Strings,
+        booleans and integer columns with at most 20 distinct values are categorical (one group
+        per value); other numeric columns are cut at their quartiles (fewer bins when
+        ``N / min_size < 4``; NaN items are left out). 2-D columns (e.g. image fingerprints)
+        cannot be named here; unnamed columns are ignored.
+    n_clusters : int, optional
+        Number of k-means clusters; default ``max(2, min(50, N // (2 * min_size)))``.
+    confidence : float
+        Level of the confidence intervals, in (0, 1).
+    seed : int
+        Seed of k-means (``random_state``); the global RNGs are never used.
+
+    Returns
+    -------
+    list of Slice
+        Groups with ``size >= min_size`` that are worse than overall (``value > overall``),
+        sorted by the lower confidence bound of the lift (``ci[0] / overall``), descending;
+        ties go to the larger value, then the larger group. Empty when the model makes no
+        error (or has zero loss) on any item.
+
+    Raises
+    ------
+    ValueError
+        No labels, unknown metric or column, ``min_size > N``, no embeddings and no columns.
+    """
+    if not isinstance(signals, Signals):
+        raise TypeError(
+            f"signals must be a dataperf Signals; got {describe(signals)}. "
+            "Build one with Signals(probs=..., embeddings=..., labels=...)."
+        )
+    if signals.labels is None:
+        raise ValueError(
+            "find_weak_slices needs labels to measure where the model is wrong; got "
+            "signals.labels=None. Pass Signals(..., labels=y)."
+        )
+    if metric not in METRICS:
+        raise ValueError(f"metric must be one of {METRICS}; got {metric!r}.")
+    n = len(signals)
+    n_slices = _check_int(n_slices, "n_slices", 1)
+    min_size = _check_int(min_size, "min_size", 1)
+    if min_size > n:
+        raise ValueError(
+            f"min_size ({min_size}) is larger than the number of items ({n}); no group can be "
+            f"that big. Pass min_size <= {n}."
+        )
+    if n_clusters is not None:
+        n_clusters = _check_int(n_clusters, "n_clusters", 2, n)
+    if isinstance(confidence, bool) or not isinstance(confidence, numbers.Real):
+        raise TypeError(f"confidence must be a float in (0, 1); got {describe(confidence)}.")
+    if not 0.0 < float(confidence) < 1.0:
+        raise ValueError(f"confidence must be in (0, 1), e.g. 0.95; got {confidence}.")
+    names = _check_columns(signals, columns)
+    if signals.embeddings is None and not names:
+        raise ValueError(
+            "find_weak_slices needs embeddings (for cluster slices) or columns (for metadata "
+            "slices); the Signals have no embeddings and columns=None. Pass embeddings, or "
+            "columns=['name', ...] naming 1-D arrays in signals.meta['columns']."
+        )
+    z = NormalDist().inv_cdf(0.5 + float(confidence) / 2.0)
+
+    # canonical order: by id (stable), so results do not depend on the order of the items
+    order = np.argsort(signals.ids, kind="stable")
+    probs = signals.probs[order]
+    labels = signals.labels[order]
+    per_item = _loss(probs, labels)
+    wrong = (probs.argmax(1) != labels).astype(np.float64)
+    values = wrong if metric == "error" else per_item
+    overall = float(values.mean())
+    if overall <= 0.0:
+        return []
+
+    x = None
+    groups: list[tuple[str, str, np.ndarray]] = []
+    if signals.embeddings is not None:
+        x = _unit(check_embeddings(signals.embeddings)[order])
+        k = n_clusters if n_clusters is not None else max(2, min(50, n // (2 * min_size)))
+        groups += [("cluster", d, g) for d, g in _cluster_groups(x, min(k, n), seed)]
+    for name in names:
+        col = np.asarray(signals.meta["columns"][name])[order]
+        groups += [("column", d, g) for d, g in _column_groups(name, col, min_size)]
+
+    scored = []
+    for rank, (kind, label, members) in enumerate(groups):
+        m = len(members)
+        if m < min_size:
+            continue
+        v = values[members]
+        value = float(v.mean())
+        if value <= overall:
+            continue
+        ci = _wilson(float(v.sum()), m, z) if metric == "error" else _mean_ci(v, z)
+        ci = (min(ci[0], value), max(ci[1], value))  # guard rounding at the ends
+        scored.append((-ci[0], -value, -m, rank, kind, label, members, value, ci))
+    scored.sort(key=lambda t: t[:4])
+
+    pct = f"{100 * float(confidence):g}%"
+    out = []
+    for _, _, _, _, kind, label, members, value, ci in scored[:n_slices]:
+        m = len(members)
+        if x is not None:
+            centre = x[members].mean(0)
+            dist = np.sqrt(((x[members] - centre) ** 2).sum(1))
+            reps = members[np.argsort(dist, kind="stable")[:_N_REPRESENTATIVES]]
+        else:
+            reps = members[np.argsort(-per_item[members], kind="stable")[:_N_REPRESENTATIVES]]
+        word = "error" if metric == "error" else "mean loss"
+        lift = value / overall
+        description = (
+            f"{label}: {m} items, {word} {_fmt(value, metric)} vs {_fmt(overall, metric)} "
+            f"overall (lift {lift:.1f}x, {pct} CI {_fmt(ci[0], metric)}-{_fmt(ci[1], metric)})"
+        )
+        out.append(
+            Slice(
+                indices=np.sort(order[members]).astype(np.int64),
+                size=m,
+                metric=metric,
+                value=value,
+                overall=overall,
+                lift=lift,
+                ci=(float(ci[0]), float(ci[1])),
+                representatives=order[reps].astype(np.int64),
+                description=description,
+                kind=kind,
+            )
+        )
+    return out

@@ -1,0 +1,303 @@
+"""Subset selection: keep ``k`` of ``N`` training items that preserve what the data teach.
+
+:func:`select_subset` chooses a method by name from :data:`METHODS`:
+
+- ``"facility_location"`` -- greedy maximisation of the facility-location objective
+  ``F(S) = sum_i max_{j in S} sim(i, j)`` over a *sparse* k-nearest-neighbour cosine
+  similarity graph: every item is "covered" by its most similar selected neighbour. The graph
+  keeps, for each item ``i``, itself (``sim = 1``) and its ``neighbors`` nearest neighbours
+  (exact cosine, :func:`dataperf.scores.nearest_neighbors`), with similarities clipped at 0; the
+  pair ``(i, j)`` counts only when ``j`` is one of ``i``'s neighbours. Memory is
+  ``O(N * neighbors)``, never ``N x N``. Greedy uses lazy evaluation with a heap (Minoux), which
+  returns exactly the plain greedy result, ties to the lowest index.
+- ``"kcenter"`` -- exact greedy k-center on the raw embeddings
+  (:func:`dataperf.select.kcenter_greedy`): covers the embedding space evenly.
+- ``"el2n"`` -- the ``k`` *hardest* items by EL2N, ``||probs - onehot(label)||_2`` (Paul et al.
+  2021), ties to the lowest index. Hard items carry the most signal, but on noisy data the very
+  hardest are often mislabelled: clean labels first (or use another method) if that matters.
+- ``"random"`` -- ``k`` items drawn without replacement with ``np.random.default_rng(seed)``.
+
+With ``per_class=True`` the budget is split across classes in proportion to their frequency and
+the method runs within each class.
+"""
+
+from __future__ import annotations
+
+import heapq
+import numbers
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from dataperf._validate import check_embeddings, describe
+from dataperf.scores import nearest_neighbors
+from dataperf.select import kcenter_greedy
+from dataperf.signals import Signals
+
+__all__ = ["METHODS", "el2n", "facility_location", "knn_similarity_graph", "select_subset"]
+
+
+# --------------------------------------------------------------------------------------------
+# building blocks
+# --------------------------------------------------------------------------------------------
+
+
+def el2n(probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """EL2N score ``||probs - onehot(label)||_2`` of each item (higher means harder).
+
+    Parameters
+    ----------
+    probs : (N, K) float array
+    labels : (N,) int array
+
+    Returns
+    -------
+    (N,) float64 array in ``[0, sqrt(2)]``.
+    """
+    p = np.asarray(probs, dtype=np.float64)
+    sq = np.einsum("ij,ij->i", p, p)
+    picked = p[np.arange(len(p)), labels]
+    # ||p - e_y||^2 = ||p||^2 - 2 p_y + 1
+    return np.sqrt(np.maximum(sq - 2.0 * picked + 1.0, 0.0))
+
+
+def knn_similarity_graph(embeddings: Any, neighbors: int) -> tuple[np.ndarray, np.ndarray]:
+    """Sparse cosine-similarity graph of each item and its nearest neighbours.
+
+    Parameters
+    ----------
+    embeddings : (N, D) float array
+        No all-zero rows.
+    neighbors : int
+        Neighbours per item besides itself; reduced to ``N - 1`` when larger.
+
+    Returns
+    -------
+    indices : (N, neighbors + 1) int64 array
+        Row ``i`` lists ``i`` itself, then its nearest neighbours, nearest first.
+    sims : (N, neighbors + 1) float64 array
+        ``max(0, cos(i, j))`` for each listed ``j`` (1 for ``i`` itself).
+    """
+    x = check_embeddings(embeddings)
+    n = x.shape[0]
+    own = np.arange(n, dtype=np.int64)[:, None]
+    kn = min(int(neighbors), n - 1)
+    if kn < 1:
+        return own, np.ones((n, 1))
+    dist, idx = nearest_neighbors(x, x, kn, metric="cosine", exclude_self=True)
+    sims = np.clip(1.0 - dist, 0.0, 1.0)
+    return np.hstack([own, idx]), np.hstack([np.ones((n, 1)), sims])
+
+
+def facility_location(indices: np.ndarray, sims: np.ndarray, k: int) -> np.ndarray:
+    """Greedy facility location on a sparse similarity graph (exact lazy greedy).
+
+    Maximises ``F(S) = sum_i max_{j in S} sims[i, t]`` over the pairs ``j = indices[i, t]``
+    (0 for an item with no selected neighbour). Each step adds the item with the largest
+    marginal gain, ties to the lowest index; when every gain is 0 (all items covered) the
+    lowest remaining indices follow. Lazy evaluation: stale gains in a max-heap are upper
+    bounds (the objective is submodular), so only the heap top is re-evaluated. A gain is
+    always summed in the same order, so re-evaluated floats never exceed their stale bound
+    and the result equals the plain greedy's.
+
+    Parameters
+    ----------
+    indices : (N, L) int64 array
+        Row ``i``: the items that can cover ``i``.
+    sims : (N, L) float array
+        Their non-negative similarities to ``i``.
+    k : int
+        Items to select, ``1 <= k <= N``.
+
+    Returns
+    -------
+    (k,) int64 array
+        Selected items in selection order.
+    """
+    n = indices.shape[0]
+    # reverse graph: for candidate j, the rows i it covers and sim(i, j), grouped by j
+    cand = indices.ravel()
+    rows = np.repeat(np.arange(n, dtype=np.int64), indices.shape[1])
+    order = np.argsort(cand, kind="stable")
+    covered = rows[order]
+    weight = np.asarray(sims, dtype=np.float64).ravel()[order]
+    bounds = np.searchsorted(cand[order], np.arange(n + 1))
+    cur = np.zeros(n, dtype=np.float64)
+
+    def gain(j: int) -> float:
+        a, b = bounds[j], bounds[j + 1]
+        return float(np.maximum(weight[a:b] - cur[covered[a:b]], 0.0).sum())
+
+    heap = [(-gain(j), j) for j in range(n)]
+    heapq.heapify(heap)
+    picked: list[int] = []
+    while len(picked) < k:
+        _, j = heapq.heappop(heap)
+        g = gain(j)
+        if heap and (-g, j) > heap[0]:
+            heapq.heappush(heap, (-g, j))  # stale: another item may now be better
+            continue
+        picked.append(j)
+        a, b = bounds[j], bounds[j + 1]
+        np.maximum.at(cur, covered[a:b], weight[a:b])
+    return np.asarray(picked, dtype=np.int64)
+
+
+# --------------------------------------------------------------------------------------------
+# methods: (signals, rows, k, seed, neighbors, device) -> positions into rows
+# --------------------------------------------------------------------------------------------
+
+
+def _embeddings(signals: Signals, method: str) -> np.ndarray:
+    if signals.embeddings is None:
+        raise ValueError(
+            f"method {method!r} needs embeddings; got signals.embeddings=None. Pass "
+            "Signals(..., embeddings=features), or use method='el2n' or 'random'."
+        )
+    return signals.embeddings
+
+
+def _facility(
+    signals: Signals, rows: np.ndarray, k: int, seed: Any, neighbors: int, device: Any
+) -> np.ndarray:
+    x = _embeddings(signals, "facility_location")[rows]
+    idx, sims = knn_similarity_graph(x, neighbors)
+    return facility_location(idx, sims, k)
+
+
+def _kcenter(
+    signals: Signals, rows: np.ndarray, k: int, seed: Any, neighbors: int, device: Any
+) -> np.ndarray:
+    return kcenter_greedy(_embeddings(signals, "kcenter")[rows], k, device=device)
+
+
+def _el2n(
+    signals: Signals, rows: np.ndarray, k: int, seed: Any, neighbors: int, device: Any
+) -> np.ndarray:
+    scores = el2n(signals.probs[rows], signals.labels[rows])
+    return np.argsort(-scores, kind="stable")[:k].astype(np.int64)
+
+
+def _random(
+    signals: Signals, rows: np.ndarray, k: int, seed: Any, neighbors: int, device: Any
+) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return rng.choice(len(rows), size=k, replace=False).astype(np.int64)
+
+
+#: Subset-selection methods by name.
+METHODS: dict[str, Callable[..., np.ndarray]] = {
+    "facility_location": _facility,
+    "kcenter": _kcenter,
+    "el2n": _el2n,
+    "random": _random,
+}
+_NEEDS_LABELS = ("el2n",)
+
+
+def _class_quotas(counts: np.ndarray, k: int) -> np.ndarray:
+    """Split ``k`` in proportion to ``counts`` (largest remainder), each class >= 1 if k allows."""
+    total = counts.sum()
+    exact = k * counts / total
+    quota = np.floor(exact).astype(np.int64)
+    rest = k - int(quota.sum())
+    frac = exact - quota
+    # largest fractional parts first; ties: larger class, then lower class index
+    for c in np.lexsort((np.arange(len(counts)), -counts, -frac))[:rest]:
+        quota[c] += 1
+    present = counts > 0
+    if k >= int(present.sum()):
+        for c in np.flatnonzero(present & (quota == 0)):
+            # take one from the class with the most above its exact share
+            donor = int(np.argmax(np.where(quota > 1, quota - exact, -np.inf)))
+            quota[donor] -= 1
+            quota[c] += 1
+    return quota
+
+
+def select_subset(
+    signals: Signals,
+    k: int,
+    *,
+    method: str = "facility_location",
+    per_class: bool = False,
+    seed: int = 0,
+    neighbors: int = 10,
+    device: Any = None,
+) -> np.ndarray:
+    """Choose ``k`` representative (or informative) items to keep.
+
+    Parameters
+    ----------
+    signals : Signals
+        ``embeddings`` for ``"facility_location"`` and ``"kcenter"``; ``labels`` for
+        ``"el2n"`` and for ``per_class=True``.
+    k : int
+        Subset size, ``1 <= k <= N``.
+    method : {"facility_location", "kcenter", "el2n", "random"}
+        See the module docstring and :data:`METHODS`.
+    per_class : bool
+        Split ``k`` across classes in proportion to class frequency (largest-remainder
+        rounding; every class present gets at least one item when ``k`` is at least the
+        number of classes present) and run the method within each class.
+    seed : int
+        Seed for ``"random"`` (per class: ``default_rng([seed, class])``); the other methods
+        are deterministic. The global RNGs are never used.
+    neighbors : int
+        Nearest neighbours per item in the facility-location graph (fewer in a class with
+        fewer items).
+    device : str or torch.device, optional
+        For ``"kcenter"``: None means CUDA when available, else CPU.
+
+    Returns
+    -------
+    (k,) int64 array
+        Distinct positions in selection order (with ``per_class``: class by class, classes
+        ascending).
+    """
+    if not isinstance(signals, Signals):
+        raise TypeError(
+            f"signals must be a dataperf Signals; got {describe(signals)}. "
+            "Build one with Signals(probs=..., embeddings=..., labels=...)."
+        )
+    n = len(signals)
+    if isinstance(k, bool) or not isinstance(k, numbers.Integral):
+        raise TypeError(f"k must be an int; got {describe(k)}. Pass a whole number such as k=10.")
+    k = int(k)
+    if k < 1 or k > n:
+        raise ValueError(
+            f"k must be between 1 and the number of items ({n}); got k={k}. Pass k in that range."
+        )
+    if not isinstance(method, str) or method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; valid names: {', '.join(sorted(METHODS))}.")
+    if isinstance(neighbors, bool) or not isinstance(neighbors, numbers.Integral):
+        raise TypeError(f"neighbors must be an int; got {describe(neighbors)}.")
+    if neighbors < 1:
+        raise ValueError(f"neighbors must be >= 1; got {neighbors}. Pass e.g. neighbors=10.")
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise TypeError(f"seed must be an int; got {describe(seed)}. Pass e.g. seed=0.")
+    if not isinstance(per_class, bool):
+        raise TypeError(f"per_class must be True or False; got {describe(per_class)}.")
+    if signals.labels is None and (per_class or method in _NEEDS_LABELS):
+        why = "per_class=True" if per_class else f"method {method!r}"
+        raise ValueError(
+            f"{why} needs labels; got signals.labels=None. Pass Signals(..., labels=y), or use "
+            "per_class=False with method 'facility_location', 'kcenter' or 'random'."
+        )
+    if method in ("facility_location", "kcenter"):
+        _embeddings(signals, method)
+    fn = METHODS[method]
+    neighbors = int(neighbors)
+
+    if not per_class:
+        return fn(signals, np.arange(n, dtype=np.int64), k, seed, neighbors, device)
+    labels = signals.labels
+    counts = np.bincount(labels, minlength=signals.num_classes)
+    quota = _class_quotas(counts, k)
+    parts = []
+    for c in np.flatnonzero(quota):
+        rows = np.flatnonzero(labels == c).astype(np.int64)
+        local = fn(signals, rows, int(quota[c]), [seed, int(c)], neighbors, device)
+        parts.append(rows[local])
+    return np.concatenate(parts).astype(np.int64)
