@@ -261,3 +261,16 @@ def test_find_label_issues_bad_inputs(planted):
         Signals(probs=signals.probs, labels=signals.labels[:-1])
     with pytest.raises(IndexError):
         find_label_issues(signals).explain(len(signals))
+
+
+def test_class_names_from_meta_appear_in_explanations_and_records():
+    probs = np.array([[0.9, 0.1], [0.2, 0.8], [0.95, 0.05], [0.1, 0.9]] * 5)
+    labels = np.array([0, 1, 1, 1] * 5)  # items 2, 6, ... look like class 0
+    signals = Signals(
+        probs=probs, labels=labels, meta={"out_of_sample": True, "classes": ["cat", "dog"]}
+    )
+    issues = find_label_issues(signals, method="self_confidence")
+    i = int(issues.indices[0])
+    assert "labelled 1 ('dog'), suggested 0 ('cat')" in issues.explain(i)
+    record = issues.to_records()[0]
+    assert record["label_name"] == "dog" and record["suggested_name"] == "cat"

@@ -61,6 +61,8 @@ class LabelIssues:
         Item identifiers from the Signals.
     method : str
         Name of the method that produced the result.
+    class_names : list of str, optional
+        ``signals.meta["classes"]`` when present: explanations and records name the classes.
     """
 
     indices: np.ndarray
@@ -71,6 +73,10 @@ class LabelIssues:
     labels: np.ndarray
     ids: np.ndarray
     method: str
+    class_names: list[str] | None = None
+
+    def _name(self, c: int) -> str:
+        return f"{c} ({self.class_names[c]!r})" if self.class_names else str(c)
 
     def __len__(self) -> int:
         """Number of flagged items."""
@@ -85,8 +91,8 @@ class LabelIssues:
             raise IndexError(f"i must be a position in [0, {n}); got {i}.")
         i = int(i) % n
         head = (
-            f"item {i} (id {self.ids[i]}): labelled {int(self.labels[i])}, "
-            f"suggested {int(self.suggested[i])}, score {self.scores[i]:.3f}"
+            f"item {i} (id {self.ids[i]}): labelled {self._name(int(self.labels[i]))}, "
+            f"suggested {self._name(int(self.suggested[i]))}, score {self.scores[i]:.3f}"
         )
         if not self.is_issue[i]:
             return f"{head}; not flagged by {self.method}."
@@ -110,6 +116,9 @@ class LabelIssues:
                     "reasons": list(self.reasons[i]),
                 }
             )
+            if self.class_names:
+                out[-1]["label_name"] = self.class_names[int(self.labels[i])]
+                out[-1]["suggested_name"] = self.class_names[int(self.suggested[i])]
         return out
 
     def __repr__(self) -> str:
@@ -583,4 +592,11 @@ def find_label_issues(
         labels=signals.labels,
         ids=signals.ids,
         method=method,
+        class_names=_class_names(signals.meta.get("classes"), signals.num_classes),
     )
+
+
+def _class_names(names: Any, k: int) -> list[str] | None:
+    if isinstance(names, (list, tuple)) and len(names) == k:
+        return [str(n) for n in names]
+    return None
