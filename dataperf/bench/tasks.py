@@ -561,6 +561,21 @@ def _knn_shapley(data: TaskData, budget: int, seed: int) -> np.ndarray:
     return np.argsort(-values, kind="stable")[:budget].astype(np.int64)
 
 
+def _knn_shapley_per_class(data: TaskData, budget: int, seed: int) -> np.ndarray:
+    """The highest-valued pool items of each class, in proportion to the class sizes."""
+    from dataperf.curate.subsets import _class_quotas
+
+    values = _data_values(data)
+    labels = np.asarray(data.y_pool)
+    quotas = _class_quotas(np.bincount(labels), budget)
+    picked = [
+        members[np.argsort(-values[members], kind="stable")[:quota]]
+        for c, quota in enumerate(quotas)
+        for members in [np.flatnonzero(labels == c)]
+    ]
+    return np.concatenate(picked).astype(np.int64)
+
+
 _VALUES: dict[str, np.ndarray] = {}
 
 
@@ -584,11 +599,13 @@ SELECTION_METHODS: dict[str, Callable[[TaskData, int, int], np.ndarray]] = {
     "facility_location": _select_builtin("facility_location"),
     "el2n": _select_builtin("el2n"),
     "knn_shapley": _knn_shapley,
+    "knn_shapley_per_class": _knn_shapley_per_class,
 }
 """Built-in selection methods: name -> ``f(data: TaskData, budget, seed) -> (budget,) indices``.
 All but ``knn_shapley`` call ``dataperf.curate.select_subset`` on the pool Signals (out-of-sample
 probs of the fixed model, features as embeddings, labels); ``knn_shapley`` takes the top-budget
-``dataperf.curate.data_values(pool, valid, method="knn_shapley")``."""
+``dataperf.curate.data_values(pool, valid, method="knn_shapley")``, and
+``knn_shapley_per_class`` the top-valued items of each class in proportion to the class sizes."""
 
 
 def selection_task(
