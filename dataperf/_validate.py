@@ -193,3 +193,19 @@ def check_count(k: Any, upper: int, name: str = "k", *, what: str = "reference p
             f"Pass a {name} in that range."
         )
     return k
+
+
+def check_indices(idx: Any, k: int, n: int, name: str) -> np.ndarray:
+    """Validate what a selection method ``name`` returned: ``k`` distinct ints in ``[0, n)``."""
+    arr = np.asarray(idx)
+    if (
+        arr.shape != (k,)
+        or arr.dtype.kind not in "iu"
+        or len(np.unique(arr)) != k
+        or (k and (arr.min() < 0 or arr.max() >= n))
+    ):
+        raise ValueError(
+            f"method {name!r} must return {k} distinct int indices in [0, {n}); got "
+            f"{describe(idx)}. Fix: return a ({k},) int array of distinct positions."
+        )
+    return arr.astype(np.int64)

@@ -46,7 +46,7 @@ from typing import Any
 import numpy as np
 
 from dataperf._validate import check_count, check_embeddings, describe
-from dataperf.scores import knn_label_agreement, nearest_neighbors
+from dataperf.scores import _unit_rows, knn_label_agreement, nearest_neighbors
 from dataperf.signals import Signals
 
 __all__ = [
@@ -142,15 +142,7 @@ def _pvalue(values: np.ndarray, calibration: np.ndarray) -> np.ndarray:
 
 def _prepare(x: np.ndarray, metric: str) -> np.ndarray:
     x = np.asarray(x, dtype=np.float64)
-    if metric == "cosine":
-        norms = np.linalg.norm(x, axis=1, keepdims=True)
-        if (norms == 0).any():
-            raise ValueError(
-                "an embedding is all zeros, so its direction (metric='cosine') is undefined; "
-                "use metric='euclidean' or drop that row."
-            )
-        x = x / norms
-    return x
+    return _unit_rows(x, "embeddings") if metric == "cosine" else x
 
 
 def _subsample(n: int, seed: int) -> np.ndarray:

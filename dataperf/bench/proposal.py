@@ -17,7 +17,7 @@ from torch import nn
 from dataperf import scores as _scores
 from dataperf import select as _select
 from dataperf._errors import MissingResourceError
-from dataperf._validate import check_embeddings, check_probs, describe
+from dataperf._validate import check_embeddings, check_indices, check_probs, describe
 from dataperf.bench.models import ImageArray, SmallCNN, SmallMLP, train_classifier
 from dataperf.bench.planted import PlantedPool, make_planted_pool, precision_at_k, upscale
 from dataperf.bench.planted import useful_mask as _useful_mask
@@ -127,21 +127,6 @@ BASELINES: dict[str, Method] = {
 # ----------------------------------------------------------------------------------- evaluation
 
 
-def _check_indices(idx: Any, k: int, n: int, name: str) -> np.ndarray:
-    arr = np.asarray(idx)
-    if (
-        arr.shape != (k,)
-        or arr.dtype.kind not in "iu"
-        or len(np.unique(arr)) != k
-        or (k and (arr.min() < 0 or arr.max() >= n))
-    ):
-        raise ValueError(
-            f"method {name!r} must return {k} distinct int indices in [0, {n}); got "
-            f"{describe(idx)}."
-        )
-    return arr.astype(np.int64)
-
-
 def evaluate(
     methods: Mapping[str, Method],
     pool_signals: Signals,
@@ -191,7 +176,7 @@ def evaluate(
         values = []
         for seed in seeds:
             idx = method(pool_signals, test_signals, train_signals, k, int(seed))
-            values.append(precision_at_k(_check_indices(idx, k, len(mask), name), mask))
+            values.append(precision_at_k(check_indices(idx, k, len(mask), name), mask))
         results[str(name)] = values
     return results
 

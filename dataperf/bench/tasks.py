@@ -53,7 +53,7 @@ from typing import Any
 
 import numpy as np
 
-from dataperf._validate import describe
+from dataperf._validate import check_indices, describe
 from dataperf.signals import Signals
 
 __all__ = [
@@ -526,21 +526,6 @@ def _check_seeds(seeds: Any) -> list[int]:
     return out
 
 
-def _check_indices(idx: Any, k: int, n: int, name: str) -> np.ndarray:
-    arr = np.asarray(idx)
-    if (
-        arr.shape != (k,)
-        or arr.dtype.kind not in "iu"
-        or (k and (arr.min() < 0 or arr.max() >= n))
-        or len(np.unique(arr)) != k
-    ):
-        raise ValueError(
-            f"method {name!r} must return {k} distinct int indices in [0, {n}); got "
-            f"{describe(idx)}. Fix: return a (budget,) int array of pool positions."
-        )
-    return arr.astype(np.int64)
-
-
 # --------------------------------------------------------------------------------- selection
 
 
@@ -666,7 +651,7 @@ def selection_task(
                     idx = SELECTION_METHODS[m](data, budget, seed)
                 else:
                     idx = m(data.pool, budget, seed)
-                idx = _check_indices(idx, budget, n, name)
+                idx = check_indices(idx, budget, n, name)
                 acc, f1 = _fit_score(
                     data.x_pool[idx], data.y_pool[idx], data.x_test, data.y_test, 10
                 )
