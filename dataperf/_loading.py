@@ -190,6 +190,26 @@ def _attribute(mod: Any, name: str, spec: str, what: str) -> Any:
 
 
 # --------------------------------------------------------------------------- models
+def callable_attribute(spec: str, what: str) -> tuple[Callable[..., Any], str]:
+    """The callable named by ``spec`` (``module:name`` or ``path/file.py:name``) and its name."""
+    parts = _split_spec(spec)
+    if parts is None:
+        raise SpecError(f"{what} {spec!r}: expected module:function (or path/to/file.py:function).")
+    obj = _attribute(_import(parts[0], spec, what), parts[1], spec, what)
+    if not callable(obj):
+        raise SpecError(f"{what} {spec!r}: {parts[1]} is {describe(obj)}, not callable.")
+    return obj, parts[1]
+
+
+def _call_without_arguments(factory: Any, name: str, spec: str, what: str, fix: str) -> Any:
+    try:
+        return factory()
+    except TypeError as err:
+        raise SpecError(
+            f"{what} {spec!r}: calling {name}() with no arguments failed ({err}). Fix: {fix}"
+        ) from err
+
+
 def load_model(spec: str, *, state_dict: str | None = None, device: Any = None) -> Any:
     """Build the model named by a command-line ``spec``, in eval mode.
 
@@ -322,13 +342,14 @@ def _build_model(module: str, name: str, spec: str, *, has_weights: bool) -> Any
             f"--model {spec!r}: {name} is the class {factory.__qualname__}, which is not a "
             "torch.nn.Module subclass. Fix: name the model class or a function returning it."
         )
-    try:
-        model = factory()
-    except TypeError as err:
-        raise SpecError(
-            f"--model {spec!r}: calling {name}() with no arguments failed ({err}). Fix: write a "
-            "function that takes no arguments and returns the model, and name it after the colon."
-        ) from err
+    model = _call_without_arguments(
+        factory,
+        name,
+        spec,
+        "--model",
+        "write a function that takes no arguments and returns the model, and name it after the "
+        "colon.",
+    )
     if is_class and not has_weights:
         warnings.warn(
             f"--model {spec!r} builds {name}() with freshly initialised weights; pass "
@@ -512,7 +533,7 @@ def load_data(
         return _array_data(*npy, image_size, grayscale, mean, std)
     parts = _split_spec(spec)
     if parts is not None and not path.exists():
-        return _dataset_from_function(*parts, spec)
+        return _dataset_from_function(spec)
     if not path.exists():
         raise SpecNotFoundError(
             f"--data {spec!r}: no such file or folder. Expected an image folder, a .npy file "
@@ -574,25 +595,22 @@ def _normalise(array: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarr
 
 
 def _load_transform(spec: str) -> Callable[[Any], Any]:
-    parts = _split_spec(spec)
-    if parts is None:
+    if _split_spec(spec) is None:
         raise SpecError(
             f"--transform {spec!r}: expected module:function (or path/to/file.py:function) "
             "whose function returns a callable that maps a PIL image to the model input."
         )
-    factory = _attribute(_import(parts[0], spec, "--transform"), parts[1], spec, "--transform")
-    if not callable(factory):
-        raise SpecError(f"--transform {spec!r}: {parts[1]} is {describe(factory)}, not callable.")
-    try:
-        made = factory()
-    except TypeError as err:
-        raise SpecError(
-            f"--transform {spec!r}: calling {parts[1]}() with no arguments failed ({err}). Fix: "
-            "name a function that takes no arguments and returns the transform."
-        ) from err
+    factory, name = callable_attribute(spec, "--transform")
+    made = _call_without_arguments(
+        factory,
+        name,
+        spec,
+        "--transform",
+        "name a function that takes no arguments and returns the transform.",
+    )
     if not callable(made):
         raise SpecError(
-            f"--transform {spec!r}: {parts[1]}() returned {describe(made)}; expected a callable "
+            f"--transform {spec!r}: {name}() returned {describe(made)}; expected a callable "
             "(PIL image -> model input)."
         )
     return made
@@ -721,17 +739,15 @@ def _array_data(
     return ArrayDataset(inputs.contiguous(), labels, array)
 
 
-def _dataset_from_function(module: str, name: str, spec: str) -> Any:
-    factory = _attribute(_import(module, spec, "--data"), name, spec, "--data")
-    if not callable(factory):
-        raise SpecError(f"--data {spec!r}: {name} is {describe(factory)}, not a function.")
-    try:
-        data = factory()
-    except TypeError as err:
-        raise SpecError(
-            f"--data {spec!r}: calling {name}() with no arguments failed ({err}). Fix: name a "
-            "function that takes no arguments and returns the Dataset."
-        ) from err
+def _dataset_from_function(spec: str) -> Any:
+    factory, name = callable_attribute(spec, "--data")
+    data = _call_without_arguments(
+        factory,
+        name,
+        spec,
+        "--data",
+        "name a function that takes no arguments and returns the Dataset.",
+    )
     if not (hasattr(data, "__getitem__") and hasattr(data, "__len__")) and not hasattr(
         data, "dataset"
     ):

@@ -840,15 +840,11 @@ def _add_propose_command(commands: Any) -> None:
 
 def _bench_method(spec: str) -> Any:
     """A built-in method name, or the callable named by ``module:function``."""
-    from dataperf._loading import SpecError, _attribute, _import, _split_spec
+    from dataperf._loading import _split_spec, callable_attribute
 
-    parts = _split_spec(spec)
-    if parts is None:
+    if _split_spec(spec) is None:
         return spec  # a built-in name; the task checks it and lists the valid names
-    func = _attribute(_import(parts[0], spec, "--method"), parts[1], spec, "--method")
-    if not callable(func):
-        raise SpecError(f"--method {spec!r}: {parts[1]} is not callable.")
-    return func
+    return callable_attribute(spec, "--method")[0]
 
 
 def bench_command(args: argparse.Namespace) -> int:
