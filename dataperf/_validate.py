@@ -109,7 +109,7 @@ def check_probs(probs: Any, name: str = "probs", *, ndim: int = 2) -> np.ndarray
     return np.clip(arr, 0.0, 1.0)
 
 
-def check_labels(labels: Any, n: int, k: int, name: str = "labels") -> np.ndarray:
+def check_labels(labels: Any, n: int, k: int | None, name: str = "labels") -> np.ndarray:
     """Validate integer class labels and return them as an (n,) int64 array.
 
     Parameters
@@ -118,8 +118,8 @@ def check_labels(labels: Any, n: int, k: int, name: str = "labels") -> np.ndarra
         Class indices in ``[0, k)``.
     n : int
         Required length (number of examples).
-    k : int
-        Number of classes.
+    k : int or None
+        Number of classes; None checks only that the indices are ``>= 0``.
     name : str
         Name used in error messages.
     """
@@ -141,10 +141,12 @@ def check_labels(labels: Any, n: int, k: int, name: str = "labels") -> np.ndarra
             f"{name} must have one entry per example: expected {n}, got {len(arr)}. "
             "Check that labels and scores come from the same examples."
         )
-    if n and (arr.min() < 0 or arr.max() >= k):
-        bad = int(np.argmax((arr < 0) | (arr >= k)))
+    upper = np.inf if k is None else k
+    if n and (arr.min() < 0 or arr.max() >= upper):
+        bad = int(np.argmax((arr < 0) | (arr >= upper)))
+        allowed = ">= 0" if k is None else f"in [0, {k})"
         raise ValueError(
-            f"{name} must be class indices in [0, {k}); got {int(arr[bad])} at position {bad}. "
+            f"{name} must be class indices {allowed}; got {int(arr[bad])} at position {bad}. "
             "Check that labels use the same class numbering as the model outputs."
         )
     return arr.astype(np.int64, copy=False)

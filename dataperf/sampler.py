@@ -46,7 +46,7 @@ from typing import Any
 import numpy as np
 
 from dataperf._validate import check_count, check_embeddings, describe
-from dataperf.scores import _unit_rows, knn_label_agreement, nearest_neighbors
+from dataperf.scores import _unit_rows, bald, entropy, knn_label_agreement, nearest_neighbors
 from dataperf.signals import Signals
 
 __all__ = [
@@ -205,10 +205,8 @@ def labelability(
     parts = {"typical": typical, "typicality_pvalue": pvalue}
     labelable = typical
     if mc_probs is not None:
-        mean = mc_probs.mean(axis=1)
-        total = -(mean * _log(mean)).sum(axis=1)
-        aleatoric = -(mc_probs * _log(mc_probs)).sum(axis=2).mean(axis=1)
-        share = np.clip(total - aleatoric, 0.0, None) / np.maximum(total, 1e-12)
+        total = entropy(mc_probs.mean(axis=1))
+        share = bald(mc_probs) / np.maximum(total, 1e-12)
         median = np.median(share)
         unambiguous = np.minimum(1.0, share / median) if median > 0 else np.ones_like(share)
         parts["unambiguous"] = unambiguous

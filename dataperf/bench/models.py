@@ -10,7 +10,7 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
-from dataperf._validate import describe
+from dataperf._validate import check_labels, describe
 
 __all__ = ["ImageArray", "SmallCNN", "SmallMLP", "train_classifier"]
 
@@ -153,13 +153,7 @@ class ImageArray(Dataset):
         if not float(scale) > 0:
             raise ValueError(f"scale must be > 0; got {scale!r}.")
         if labels is not None:
-            labels = np.asarray(labels)
-            if labels.shape != (len(arr),) or labels.dtype.kind not in "iu":
-                raise ValueError(
-                    f"labels must be an int array of shape ({len(arr)},) (one per image); got "
-                    f"{describe(labels)}."
-                )
-            labels = labels.astype(np.int64)
+            labels = check_labels(labels, len(arr), None)
         self.images = arr
         self.labels = labels
         self.scale = float(scale)

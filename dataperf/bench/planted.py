@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from dataperf._validate import describe
+from dataperf._validate import check_labels, describe
 
 __all__ = ["KINDS", "PlantedPool", "make_planted_pool", "precision_at_k", "upscale", "useful_mask"]
 
@@ -219,23 +219,11 @@ def make_planted_pool(
     """
     imgs = _check_images(images, "images")
     hw = imgs.shape[1:]
-    lab = np.asarray(labels)
-    if lab.shape != (len(imgs),) or lab.dtype.kind not in "iu":
-        raise ValueError(
-            f"labels must be an int array of shape ({len(imgs)},) (one per image); got "
-            f"{describe(labels)}."
-        )
-    lab = lab.astype(np.int64)
+    lab = check_labels(labels, len(imgs), None)
     test = _check_images(test_images, "test_images", hw)
     test_lab = None
     if test_labels is not None:
-        test_lab = np.asarray(test_labels)
-        if test_lab.shape != (len(test),) or test_lab.dtype.kind not in "iu":
-            raise ValueError(
-                f"test_labels must be an int array of shape ({len(test)},); got "
-                f"{describe(test_labels)}."
-            )
-        test_lab = test_lab.astype(np.int64)
+        test_lab = check_labels(test_labels, len(test), None, "test_labels")
     counts = {
         "clean": _check_count(n_clean, "n_clean"),
         "blend": _check_count(n_blend, "n_blend"),
