@@ -211,3 +211,17 @@ def check_indices(idx: Any, k: int, n: int, name: str) -> np.ndarray:
             f"{describe(idx)}. Fix: return a ({k},) int array of distinct positions."
         )
     return arr.astype(np.int64)
+
+
+def resolve_device(device: Any) -> Any:
+    """``torch.device(device)``; None means CUDA when available, else the CPU."""
+    import torch
+
+    if device is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        return torch.device(device)
+    except (TypeError, RuntimeError) as err:
+        raise ValueError(
+            f"device must be None, 'cpu', 'cuda' or a torch.device; got {device!r}."
+        ) from err

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, RandomSampler
 
-from dataperf._validate import describe
+from dataperf._validate import describe, resolve_device
 from dataperf.signals import Signals
 
 __all__ = ["image_fingerprint", "probe"]
@@ -29,12 +29,6 @@ _DROPOUT = (
     nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout, nn.FeatureAlphaDropout,
 )  # fmt: skip
 _OUTPUTS = ("logits", "probs", "log_probs")
-
-
-def _device(device: Any) -> torch.device:
-    if device is None:
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 def _to(value: Any, device: torch.device) -> Any:
@@ -208,7 +202,7 @@ def probe(
     if mc_samples < 0:
         raise ValueError(f"mc_samples must be >= 0; got {mc_samples}.")
     loader = _loader(data, batch_size, num_workers)
-    device = _device(device)
+    device = resolve_device(device)
     dropouts = [m for m in model.modules() if isinstance(m, _DROPOUT)]
     if mc_samples and not dropouts:
         raise ValueError(

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from dataperf._validate import describe
+from dataperf._validate import describe, resolve_device
 
 __all__ = [
     "SELECTORS",
@@ -114,12 +114,6 @@ def _check_weights(weights: Any, n: int) -> np.ndarray | None:
             "shift or clip the scores (e.g. np.clip(w, 0, None)) before passing them"
         )
     return w
-
-
-def _resolve_device(device: Any) -> torch.device:
-    if device is None:
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 # --------------------------------------------------------------------------------------------
@@ -292,7 +286,7 @@ def kcenter_greedy(
         if r_in.shape[0] == 0:
             r_in = None
 
-    dev = _resolve_device(device)
+    dev = resolve_device(device)
     tdt = torch.float32 if dtype == "float32" else torch.float64
 
     def to_t(a: np.ndarray | torch.Tensor) -> torch.Tensor:

@@ -46,7 +46,13 @@ from typing import Any
 
 import numpy as np
 
-from .._validate import check_count, check_embeddings, check_labels, describe
+from dataperf._validate import (
+    check_count,
+    check_embeddings,
+    check_labels,
+    describe,
+    resolve_device,
+)
 
 __all__ = ["data_values", "knn_shapley", "loss_proxy", "METHODS"]
 
@@ -56,7 +62,7 @@ _BYTES_PER_CELL = 48  # distances, sort keys, indices, suffix sums, values: per 
 
 def _as_xy(data: Any, name: str) -> tuple[np.ndarray, np.ndarray]:
     """Embeddings and labels from a ``Signals`` or an ``(X, y)`` tuple."""
-    from ..signals import Signals
+    from dataperf.signals import Signals
 
     if isinstance(data, Signals):
         missing = [a for a in ("embeddings", "labels") if getattr(data, a) is None]
@@ -87,19 +93,6 @@ def _check_batch(value: Any) -> int | None:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"batch_size must be a positive int or None (automatic); got {value!r}.")
     return int(value)
-
-
-def _resolve_device(device: Any) -> Any:
-    import torch
-
-    if device is None:
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        return torch.device(device)
-    except (TypeError, RuntimeError) as err:
-        raise ValueError(
-            f"device must be None, 'cpu', 'cuda' or a torch.device; got {device!r}."
-        ) from err
 
 
 def knn_shapley(
@@ -144,7 +137,7 @@ def knn_shapley(
     """
     import torch
 
-    dev = _resolve_device(device)
+    dev = resolve_device(device)
     n, m = len(x_train), len(x_valid)
     cuda = dev.type != "cpu"
     dtype = torch.float32 if cuda else torch.float64
@@ -219,7 +212,7 @@ def loss_proxy(
     (N,) float64 array in [-1, 1]
         ``(1/k) * sum over the k nearest validation points v of (+1 if y_v == y_i else -1)``.
     """
-    from ..scores import nearest_neighbors
+    from dataperf.scores import nearest_neighbors
 
     _, idx = nearest_neighbors(x_train, x_valid, k, batch_size=batch_size)
     agree = y_valid[idx] == y_train[:, None]
