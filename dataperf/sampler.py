@@ -407,17 +407,9 @@ class HardnessSampler:
         temperature = 1.0
         if test is not None and test.labels is not None:
             temperature = fit_temperature(test.probs, test.labels)
-        hard = error_probability(pool.probs, temperature=temperature, labels=pool.labels)
-        k_nn = 0
-        labelled = [(z, s.labels) for z, s in ((x_train, train), (x_test, test)) if s is not None]
-        labelled = [(z, y) for z, y in labelled if y is not None]
-        if labelled and pool.labels is None:
-            z = np.concatenate([z for z, _ in labelled])
-            y = np.concatenate([y for _, y in labelled])
-            k_nn = min(int(self.neighbors), len(z))
-            agree = knn_label_agreement(x, z, y, k=k_nn, probs=pool.probs)
-            details["model_error"], details["neighbor_disagreement"] = hard, 1.0 - agree
-            hard = (hard + (1.0 - agree)) / 2.0
+        hard, k_nn = _hardness(
+            pool, x, [(x_train, train), (x_test, test)], temperature, self.neighbors, details
+        )
         if self.labelability is not None:
             labelable = self._user_labelability(pool, test, train)
         else:
@@ -432,15 +424,7 @@ class HardnessSampler:
             details.update(parts)
 
         if x_test is not None:
-            novel, dist, nearest, spacing = novelty_score(x, x_test, seed=self.seed)
-            details["test_distance"] = dist
-            prints = _fingerprints(pool, test)
-            if prints is not None:  # a near-copy by either measure is a near-copy
-                novel_fp, _, nearest_fp, _ = novelty_score(*prints, seed=self.seed)
-                details["novel_embedding"], details["novel_fingerprint"] = novel, novel_fp
-                nearest = np.where(novel_fp < novel, nearest_fp, nearest)
-                novel = np.minimum(novel, novel_fp)
-            details["nearest_test_id"] = test.ids[nearest]
+            novel, spacing = _novelty(pool, test, x, x_test, self.seed, details)
         else:
             novel = np.ones(n)
             spacing = float(np.median(_loo_stat(x, _subsample(n, self.seed), 1))) if n > 1 else 1
@@ -490,6 +474,48 @@ class HardnessSampler:
                 f"{arr.max():.3g}]. Rescale it, e.g. x / x.max()."
             )
         return arr
+
+
+def _hardness(
+    pool: Signals,
+    x: np.ndarray,
+    references: list[tuple[np.ndarray | None, Signals | None]],
+    temperature: float,
+    neighbors: int,
+    details: dict[str, np.ndarray],
+) -> tuple[np.ndarray, int]:
+    """The ``hard`` component and the number of labelled neighbours it used (0: none)."""
+    hard = error_probability(pool.probs, temperature=temperature, labels=pool.labels)
+    labelled = [(z, s.labels) for z, s in references if s is not None and s.labels is not None]
+    if not labelled or pool.labels is not None:
+        return hard, 0
+    z = np.concatenate([z for z, _ in labelled])
+    y = np.concatenate([y for _, y in labelled])
+    k_nn = min(int(neighbors), len(z))
+    agree = knn_label_agreement(x, z, y, k=k_nn, probs=pool.probs)
+    details["model_error"], details["neighbor_disagreement"] = hard, 1.0 - agree
+    return (hard + (1.0 - agree)) / 2.0, k_nn
+
+
+def _novelty(
+    pool: Signals,
+    test: Signals,
+    x: np.ndarray,
+    x_test: np.ndarray,
+    seed: int,
+    details: dict[str, np.ndarray],
+) -> tuple[np.ndarray, float]:
+    """The ``novel`` component (embeddings and, for images, fingerprints) and the spacing."""
+    novel, dist, nearest, spacing = novelty_score(x, x_test, seed=seed)
+    details["test_distance"] = dist
+    prints = _fingerprints(pool, test)
+    if prints is not None:  # a near-copy by either measure is a near-copy
+        novel_fp, _, nearest_fp, _ = novelty_score(*prints, seed=seed)
+        details["novel_embedding"], details["novel_fingerprint"] = novel, novel_fp
+        nearest = np.where(novel_fp < novel, nearest_fp, nearest)
+        novel = np.minimum(novel, novel_fp)
+    details["nearest_test_id"] = test.ids[nearest]
+    return novel, spacing
 
 
 def _fingerprints(pool: Signals, test: Signals) -> tuple[np.ndarray, np.ndarray] | None:
