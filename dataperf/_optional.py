@@ -9,6 +9,7 @@ _HINTS = {
     "textattack": 'pip install "dataperf[text]"  (TextAttack 0.3.11 with transformers<5)',
     "matplotlib": "pip install matplotlib",
     "nbclient": 'pip install "dataperf[dev]"',
+    "faiss": 'pip install "dataperf[scale]"  (faiss-cpu; faiss-gpu-cu12 for CUDA)',
 }
 
 

@@ -175,8 +175,13 @@ def check_embeddings(x: Any, name: str = "embeddings", dim: int | None = None) -
         )
     if not np.issubdtype(arr.dtype, np.floating):
         arr = arr.astype(np.float64)
-    if not np.isfinite(arr).all():
-        bad = tuple(int(i) for i in np.argwhere(~np.isfinite(arr))[0])
+    step = max(1, 2**22 // arr.shape[1])  # rows per check: memory-mapped arrays stay on disk
+    for start in range(0, arr.shape[0], step):
+        block = arr[start : start + step]
+        if np.isfinite(block).all():
+            continue
+        bad = tuple(int(i) for i in np.argwhere(~np.isfinite(block))[0])
+        bad = (bad[0] + start, bad[1])
         raise ValueError(
             f"{name} must be finite; got {arr[bad]} at index {bad}. "
             "Remove or fix rows with NaN/inf embeddings."

@@ -670,8 +670,14 @@ def propose_command(args: argparse.Namespace) -> int:
     from dataperf.sampler import HardnessSampler
     from dataperf.signals import Signals
 
+    _check_device(args.device)
     sampler = HardnessSampler(
-        args.k, weights=args.weights, diversity=args.diversity, seed=args.seed
+        args.k,
+        weights=args.weights,
+        diversity=args.diversity,
+        seed=args.seed,
+        search=args.search,
+        device=args.device,
     )
     resolved, model = _resolve_sources(args)
     pool_size = len(resolved["pool"])
@@ -777,6 +783,14 @@ def add_propose_arguments(parser: argparse.ArgumentParser, *, model_required: bo
         type=_non_negative,
         default=0,
         help="seed for subsampling and MC dropout (default 0)",
+    )
+    out.add_argument(
+        "--search",
+        choices=["auto", "exact", "approximate"],
+        default="auto",
+        help="neighbour search behind the scores: exact (equal to a brute force), approximate "
+        "(a faiss index: pools of millions on a CPU; needs dataperf[scale]), or auto: by size "
+        "and device (default). Ranking runs on --device (default: the GPU when there is one)",
     )
     out.add_argument(
         "--out",

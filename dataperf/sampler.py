@@ -35,6 +35,7 @@ which works best for penultimate-layer features) or between raw embeddings
 from __future__ import annotations
 
 import csv
+import functools
 import heapq
 import json
 import numbers
@@ -45,8 +46,9 @@ from typing import Any
 
 import numpy as np
 
-from dataperf._validate import check_count, check_embeddings, describe
-from dataperf.scores import _unit_rows, bald, entropy, knn_label_agreement, nearest_neighbors
+from dataperf._validate import check_count, check_embeddings, describe, resolve_device
+from dataperf.neighbors import NeighborIndex, check_search
+from dataperf.scores import bald, entropy
 from dataperf.signals import Signals
 
 __all__ = [
@@ -140,19 +142,53 @@ def _pvalue(values: np.ndarray, calibration: np.ndarray) -> np.ndarray:
     return p
 
 
-def _prepare(x: np.ndarray, metric: str) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float64)
-    return _unit_rows(x, "embeddings") if metric == "cosine" else x
-
-
 def _subsample(n: int, seed: int) -> np.ndarray:
     if n <= _CALIBRATION_MAX:
         return np.arange(n)
     return np.sort(np.random.default_rng(seed).choice(n, _CALIBRATION_MAX, replace=False))
 
 
-def _knn_mean(x: np.ndarray, ref: np.ndarray, k: int) -> np.ndarray:
-    return nearest_neighbors(x, ref, k)[0].mean(axis=1)
+class _Space:
+    """Embedding sets in one geometry, each with its neighbour index (built once, reused).
+
+    Distances are Euclidean: between L2-normalised rows for ``metric="cosine"`` (the chord
+    ``sqrt(2 - 2 cos)``), between raw rows for ``"euclidean"``.
+    """
+
+    def __init__(self, metric: str, search: str, device: Any, seed: int) -> None:
+        self.metric, self.search, self.device, self.seed = metric, search, device, seed
+        self._indexes: dict[str, NeighborIndex] = {}
+
+    def add(self, name: str, embeddings: np.ndarray) -> None:
+        self._indexes[name] = NeighborIndex(
+            embeddings, metric=self.metric, search=self.search, device=self.device, seed=self.seed
+        )
+
+    def size(self, name: str) -> int:
+        return len(self._indexes[name])
+
+    def knn(self, name: str, x: Any, k: int) -> tuple[np.ndarray, np.ndarray]:
+        return self._indexes[name].query(x, k, chord=True)
+
+    def rows(self, name: str, rows: Any) -> np.ndarray:
+        """Rows of set ``name`` as float64 points of this geometry."""
+        return self._indexes[name].rows(rows)
+
+    def loo_stat(self, name: str, rows: np.ndarray, k: int) -> np.ndarray:
+        """Mean distance of rows ``rows`` of set ``name`` to their k nearest *other* rows."""
+        index = self._indexes[name]
+        dist, idx = index.query(index.reference[rows], k + 1, chord=True)
+        own = idx == rows[:, None]
+        own[~own.any(axis=1), -1] = True
+        return dist[~own].reshape(len(rows), k).mean(axis=1)
+
+
+def _space(metric: str, **sets: Any) -> _Space:
+    space = _Space(metric, "auto", None, 0)
+    for name, x in sets.items():
+        if x is not None:
+            space.add(name, x)
+    return space
 
 
 def labelability(
@@ -182,25 +218,53 @@ def labelability(
        median candidate gets 1: an input whose uncertainty the dropout samples all agree on
        (high aleatoric, low epistemic) is ambiguous in itself.
 
-    Returns ``(labelable, parts)`` with ``parts`` holding ``typical``, ``typicality_pvalue``
-    and (with ``mc_probs``) ``unambiguous``.
+    Distances are Euclidean between the given rows. Returns ``(labelable, parts)`` with
+    ``parts`` holding ``typical``, ``typicality_pvalue`` and (with ``mc_probs``)
+    ``unambiguous``.
     """
-    if reference is None and len(pool) < 2:
-        s_pool = s_cal = np.zeros(len(pool))
-    elif reference is None:  # judge the pool by itself, each point leaving itself out
-        s_pool = _loo_stat(pool, np.arange(len(pool)), min(k, len(pool) - 1))
-        s_cal = s_pool
-    else:
-        s_pool = _knn_mean(pool, reference, min(k, len(reference)))
-        if calibration is not None:
-            cal = calibration[_subsample(len(calibration), seed)]
-            s_cal = _knn_mean(cal, reference, min(k, len(reference)))
-        elif len(reference) >= 2:
-            rows = _subsample(len(reference), seed)
-            s_cal = _loo_stat(reference, rows, min(k, len(reference) - 1))
-        else:  # one reference point: nothing to compare with, every candidate is typical
-            s_cal = None
-    pvalue = np.ones(len(pool)) if s_cal is None else _pvalue(s_pool, s_cal)
+    space = _space("euclidean", pool=pool, reference=reference)
+    s_pool, s_cal = _typicality_stats(space, "pool", pool, "reference", calibration, k, seed)
+    return _labelability(s_pool, s_cal, mc_probs, level)
+
+
+def _typicality_stats(
+    space: _Space,
+    pool_name: str,
+    pool: np.ndarray,
+    reference: str | None,
+    calibration: np.ndarray | None,
+    k: int,
+    seed: int,
+    pool_dist: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Mean k-NN distances of the pool and of the calibration rows to the reference set
+    (``pool_dist``: the pool's sorted neighbour distances, when already searched)."""
+    n = len(pool)
+    if reference is None:  # judge the pool by itself, each point leaving itself out
+        if n < 2:
+            return np.zeros(n), np.zeros(n)
+        s_pool = space.loo_stat(pool_name, np.arange(n), min(k, n - 1))
+        return s_pool, s_pool
+    m = space.size(reference)
+    kk = min(k, m)
+    if pool_dist is None:
+        pool_dist = space.knn(reference, pool, kk)[0]
+    s_pool = pool_dist[:, :kk].mean(axis=1)
+    if calibration is not None:
+        cal = calibration[_subsample(len(calibration), seed)]
+        return s_pool, space.knn(reference, cal, kk)[0].mean(axis=1)
+    if m >= 2:
+        return s_pool, space.loo_stat(reference, _subsample(m, seed), min(k, m - 1))
+    return s_pool, None  # one reference point: nothing to compare with, every item is typical
+
+
+def _labelability(
+    s_pool: np.ndarray,
+    s_cal: np.ndarray | None,
+    mc_probs: np.ndarray | None,
+    level: float,
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    pvalue = np.ones(len(s_pool)) if s_cal is None else _pvalue(s_pool, s_cal)
     typical = np.minimum(1.0, pvalue / level)
     parts = {"typical": typical, "typicality_pvalue": pvalue}
     labelable = typical
@@ -214,14 +278,6 @@ def labelability(
     return labelable, parts
 
 
-def _loo_stat(reference: np.ndarray, rows: np.ndarray, k: int) -> np.ndarray:
-    """Mean distance of ``reference[rows]`` to their k nearest other reference points."""
-    dist, idx = nearest_neighbors(reference[rows], reference, k + 1)
-    own = idx == rows[:, None]
-    own[~own.any(axis=1), -1] = True
-    return dist[~own].reshape(len(rows), k).mean(axis=1)
-
-
 def novelty_score(
     pool: np.ndarray, test: np.ndarray, *, level: float = COPY_LEVEL, seed: int = 0
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
@@ -232,16 +288,23 @@ def novelty_score(
     the leave-one-out nearest-neighbour distances ``c`` within the test set are the
     yardstick: ``novel = min(1, q / level)``, with ``q`` the (lower-tail) conformal p-value of
     ``d`` among ``c``. Candidates nearer to the test set than all but a ``level`` share of new
-    examples (near-copies) score near 0.
+    examples (near-copies) score near 0. Distances are Euclidean between the given rows.
 
     Returns ``(novel, d, nearest, spacing)``: the score, the distances, the nearest test row,
     and the median leave-one-out distance (the typical spacing between neighbours).
     """
-    dist, idx = nearest_neighbors(pool, test, 1)
-    d, nearest = dist[:, 0], idx[:, 0]
-    if len(test) < 2:
-        return np.ones(len(pool)), d, nearest, float(np.median(d)) if len(d) else 1.0
-    c = _loo_stat(test, _subsample(len(test), seed), 1)
+    space = _space("euclidean", test=test)
+    dist, idx = space.knn("test", pool, 1)
+    return _novelty_score(space, "test", dist[:, 0], idx[:, 0], level, seed)
+
+
+def _novelty_score(
+    space: _Space, test: str, d: np.ndarray, nearest: np.ndarray, level: float, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    m = space.size(test)
+    if m < 2:
+        return np.ones(len(d)), d, nearest, float(np.median(d)) if len(d) else 1.0
+    c = space.loo_stat(test, _subsample(m, seed), 1)
     novel = np.minimum(1.0, _pvalue(-d, -c) / level)  # share of new examples at most as far
     return novel, d, nearest, float(np.median(c))
 
@@ -251,12 +314,15 @@ def novelty_score(
 # --------------------------------------------------------------------------------------------
 
 
-def _diverse_greedy(x: np.ndarray, value: np.ndarray, k: int, radius: float) -> np.ndarray:
+def _diverse_greedy(
+    rows: Callable[[Any], np.ndarray], value: np.ndarray, k: int, radius: float
+) -> np.ndarray:
     """Greedy: pick the argmax of ``value * min(1, dist to picked / radius)``, k times.
 
-    The factor only shrinks as proposals are added, so a candidate's last computed score is an
-    upper bound: a lazy heap re-scores only candidates that could still win (exact result;
-    ties go to the lowest index).
+    ``rows(indices)`` gives the points of those candidates. The factor only shrinks as
+    proposals are added, so a candidate's last computed score is an upper bound: a lazy heap
+    re-scores only candidates that could still win (exact result; ties go to the lowest
+    index), and only their rows are ever read.
     """
     n = len(value)
     if radius <= 0:
@@ -265,16 +331,18 @@ def _diverse_greedy(x: np.ndarray, value: np.ndarray, k: int, radius: float) -> 
     heap = [(-float(v), i, 0) for i, v in enumerate(value)]
     heapq.heapify(heap)
     picked: list[int] = []
+    points: list[np.ndarray] = []
     factor = np.ones(n)
     while len(picked) < k:
         neg, i, seen = heapq.heappop(heap)
         if seen < len(picked):
-            new = x[picked[seen:]]
-            dist = np.sqrt(((new - x[i]) ** 2).sum(axis=1)).min()
+            new = np.stack(points[seen:])
+            dist = np.sqrt(((new - rows([i])[0]) ** 2).sum(axis=1)).min()
             factor[i] = min(factor[i], dist / radius)
             heapq.heappush(heap, (-float(value[i] * factor[i]), i, len(picked)))
             continue
         picked.append(i)
+        points.append(rows([i])[0])
     return np.asarray(picked, dtype=np.int64)
 
 
@@ -335,6 +403,12 @@ class HardnessSampler:
         k of the k-nearest-neighbour typicality statistic.
     metric : {"cosine", "euclidean"}
         Geometry of the embeddings.
+    search : {"auto", "exact", "approximate"}
+        The neighbour search behind typicality, novelty and neighbour disagreement: exact
+        (equal to a float64 brute force), approximate (a faiss index, for pools of millions),
+        or chosen by size and device; see :mod:`dataperf.neighbors`.
+    device : str or torch.device, optional
+        Where the exact search runs; None: CUDA when available, else the CPU.
 
     Examples
     --------
@@ -349,6 +423,8 @@ class HardnessSampler:
     labelability: np.ndarray | Callable[..., Any] | None = None
     neighbors: int = 10
     metric: str = "cosine"
+    search: str = "auto"
+    device: Any = None
 
     def __post_init__(self) -> None:
         if isinstance(self.k, bool) or not isinstance(self.k, numbers.Integral) or self.k < 1:
@@ -368,6 +444,8 @@ class HardnessSampler:
         if self.metric not in ("cosine", "euclidean"):
             raise ValueError(f"metric must be 'cosine' or 'euclidean'; got {self.metric!r}.")
         check_count(self.neighbors, 10**6, "neighbors", what="allowed neighbours")
+        check_search(self.search)
+        resolve_device(self.device)
 
     def propose(
         self, pool: Signals, *, test: Signals | None = None, train: Signals | None = None
@@ -388,18 +466,27 @@ class HardnessSampler:
         n = len(pool)
         k = check_count(self.k, n, "k", what="pool items")
 
-        x = _prepare(pool.embeddings, self.metric)
-        x_test = None if test is None else _prepare(test.embeddings, self.metric)
-        x_train = None if train is None else _prepare(train.embeddings, self.metric)
-        reference = x_train if x_train is not None else x_test
-        calibration = x_test if x_train is not None else None
+        space = _Space(self.metric, self.search, resolve_device(self.device), self.seed)
+        space.add("pool", pool.embeddings)
+        sets = {"train": train, "test": test}
+        for name, signals in sets.items():
+            if signals is not None:
+                space.add(name, signals.embeddings)
+        # each pool x reference search runs once, for every component that needs it
+        found = {
+            name: space.knn(name, pool.embeddings, min(self.neighbors, len(signals)))
+            for name, signals in sets.items()
+            if signals is not None
+        }
+        reference = "train" if train is not None else "test" if test is not None else None
+        calibration = test.embeddings if train is not None and test is not None else None
         typical_of = (
             "held-out labelled examples"
             if calibration is not None
             else "training examples"
-            if x_train is not None
+            if train is not None
             else "test examples"
-            if x_test is not None
+            if test is not None
             else "pool items"
         )
         details: dict[str, np.ndarray] = {}
@@ -407,30 +494,36 @@ class HardnessSampler:
         temperature = 1.0
         if test is not None and test.labels is not None:
             temperature = fit_temperature(test.probs, test.labels)
-        hard, k_nn = _hardness(
-            pool, x, [(x_train, train), (x_test, test)], temperature, self.neighbors, details
-        )
+        hard, k_nn = _hardness(pool, sets, found, temperature, self.neighbors, details)
         if self.labelability is not None:
             labelable = self._user_labelability(pool, test, train)
         else:
-            labelable, parts = labelability(
-                x,
+            stats = _typicality_stats(
+                space,
+                "pool",
+                pool.embeddings,
                 reference,
                 calibration,
-                mc_probs=pool.mc_probs,
-                k=self.neighbors,
-                seed=self.seed,
+                self.neighbors,
+                self.seed,
+                pool_dist=None if reference is None else found[reference][0],
             )
+            labelable, parts = _labelability(*stats, pool.mc_probs, TYPICAL_LEVEL)
             details.update(parts)
 
-        if x_test is not None:
-            novel, spacing = _novelty(pool, test, x, x_test, self.seed, details)
+        if test is not None:
+            novel, spacing = _novelty(pool, test, space, found["test"], self.seed, details)
         else:
             novel = np.ones(n)
-            spacing = float(np.median(_loo_stat(x, _subsample(n, self.seed), 1))) if n > 1 else 1
+            spacing = (
+                float(np.median(space.loo_stat("pool", _subsample(n, self.seed), 1)))
+                if n > 1
+                else 1
+            )
         w = self.weights
         total = hard ** w["hard"] * labelable ** w["labelable"] * novel ** w["novel"]
-        indices = _diverse_greedy(x, total, k, self.diversity * spacing)
+        rows = functools.partial(space.rows, "pool")
+        indices = _diverse_greedy(rows, total, k, self.diversity * spacing)
         details["prediction"] = pool.probs.argmax(axis=1)
         details["confidence"] = pool.probs.max(axis=1)
         return Proposal(
@@ -446,6 +539,7 @@ class HardnessSampler:
                 "radius": float(self.diversity * spacing),
                 "temperature": temperature,
                 "metric": self.metric,
+                "search": self.search,
                 "neighbors": int(self.neighbors),
                 "label_neighbors": k_nn,
                 "typicality_against": typical_of,
@@ -478,21 +572,29 @@ class HardnessSampler:
 
 def _hardness(
     pool: Signals,
-    x: np.ndarray,
-    references: list[tuple[np.ndarray | None, Signals | None]],
+    sets: dict[str, Signals | None],
+    found: dict[str, tuple[np.ndarray, np.ndarray]],
     temperature: float,
     neighbors: int,
     details: dict[str, np.ndarray],
 ) -> tuple[np.ndarray, int]:
-    """The ``hard`` component and the number of labelled neighbours it used (0: none)."""
+    """The ``hard`` component and the number of labelled neighbours it used (0: none).
+
+    The labelled neighbours are the nearest of the training and test items together (ties to
+    the training items, then the lower index), merged from the two searches already run.
+    """
     hard = error_probability(pool.probs, temperature=temperature, labels=pool.labels)
-    labelled = [(z, s.labels) for z, s in references if s is not None and s.labels is not None]
+    labelled = [n for n, s in sets.items() if s is not None and s.labels is not None]
     if not labelled or pool.labels is not None:
         return hard, 0
-    z = np.concatenate([z for z, _ in labelled])
-    y = np.concatenate([y for _, y in labelled])
-    k_nn = min(int(neighbors), len(z))
-    agree = knn_label_agreement(x, z, y, k=k_nn, probs=pool.probs)
+    k_nn = min(int(neighbors), sum(len(sets[n]) for n in labelled))
+    dist = np.hstack([found[n][0] for n in labelled])
+    offset = np.cumsum([0] + [len(sets[n]) for n in labelled])
+    idx = np.hstack([found[n][1] + o for n, o in zip(labelled, offset, strict=False)])
+    labels = np.concatenate([sets[n].labels for n in labelled])
+    order = np.lexsort((idx, dist), axis=1)[:, :k_nn]
+    neighbour_labels = labels[np.take_along_axis(idx, order, 1)]
+    agree = (neighbour_labels == pool.probs.argmax(axis=1)[:, None]).mean(axis=1)
     details["model_error"], details["neighbor_disagreement"] = hard, 1.0 - agree
     return (hard + (1.0 - agree)) / 2.0, k_nn
 
@@ -500,14 +602,17 @@ def _hardness(
 def _novelty(
     pool: Signals,
     test: Signals,
-    x: np.ndarray,
-    x_test: np.ndarray,
+    space: _Space,
+    found: tuple[np.ndarray, np.ndarray],
     seed: int,
     details: dict[str, np.ndarray],
 ) -> tuple[np.ndarray, float]:
     """The ``novel`` component (embeddings and, for images, fingerprints) and the spacing."""
-    novel, dist, nearest, spacing = novelty_score(x, x_test, seed=seed)
-    details["test_distance"] = dist
+    dist, idx = found
+    novel, d, nearest, spacing = _novelty_score(
+        space, "test", dist[:, 0], idx[:, 0], COPY_LEVEL, seed
+    )
+    details["test_distance"] = d
     prints = _fingerprints(pool, test)
     if prints is not None:  # a near-copy by either measure is a near-copy
         novel_fp, _, nearest_fp, _ = novelty_score(*prints, seed=seed)

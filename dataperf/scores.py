@@ -10,8 +10,9 @@ Inputs are NumPy arrays (or anything ``np.asarray`` accepts, including CPU/GPU t
 probabilities are softmax outputs, validated to be finite, in [0, 1] and rows summing to 1
 within 1e-3. Natural logarithms throughout.
 
-The embedding scores share one exact, chunked k-nearest-neighbour routine,
-:func:`nearest_neighbors`, which never allocates an ``N x M`` distance matrix.
+The embedding scores share the library's one neighbour search,
+:func:`dataperf.neighbors.nearest_neighbors` (exact in bounded memory, or approximate for large
+sets: ``search=`` and ``device=`` choose).
 """
 
 from __future__ import annotations
@@ -21,13 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from dataperf._validate import (
-    check_count,
-    check_embeddings,
-    check_labels,
-    check_probs,
-    describe,
-)
+from dataperf._validate import check_embeddings, check_labels, check_probs, describe
+from dataperf.neighbors import nearest_neighbors
 
 __all__ = [
     "SCORES",
@@ -48,14 +44,6 @@ __all__ = [
 #: Probabilities are floored at this value before ``-log`` in :func:`loss`, so the largest
 #: possible loss is ``-log(1e-12) ~= 27.63`` instead of ``inf``.
 LOSS_FLOOR = 1e-12
-
-#: Target size of one block of pairwise distances (bytes); blocks are sized to stay near it.
-_BLOCK_BYTES = 64 * 2**20
-
-_METRICS = ("euclidean", "cosine")
-
-#: Up to this many dimensions the neighbour search uses a k-d tree instead of brute force.
-_KD_TREE_MAX_DIM = 16
 
 
 # --------------------------------------------------------------------------------------------
@@ -213,36 +201,6 @@ def get_score(name: str) -> Callable[[Any], np.ndarray]:
         ) from None
 
 
-# --------------------------------------------------------------------------------------------
-# Chunked exact k-nearest neighbours
-# --------------------------------------------------------------------------------------------
-# The candidate search is scikit-learn's brute-force NearestNeighbors (BSD-3, already a
-# dependency). A pure-NumPy version of the same scheme (float64 blocks of ||a||^2 + ||b||^2 - 2ab,
-# a running top-k merge) was written and measured first: exact and bounded, but 2.5-3x slower
-# than sklearn on float64 data (4000 x 50000 x 128, k=10, 2 CPU cores), because sklearn's
-# Cython ArgKmin fuses the GEMM with heap-based top-k selection on cache-sized tiles and runs
-# them on all cores, while np.partition is single-threaded. sklearn also never allocates N x M:
-# it tiles by its ``working_memory`` setting, which we set per call from _BLOCK_BYTES. On top we
-# add: float64 inputs (so float32 embeddings are ranked in float64), query chunks of bounded
-# size, the cosine metric as Euclidean on unit rows, self-exclusion by index, the k returned
-# distances recomputed directly from differences (no cancellation of the expansion), and a
-# deterministic (distance, index) order.
-
-
-def _check_metric(metric: Any) -> str:
-    if metric not in _METRICS:
-        raise ValueError(f"metric must be one of {_METRICS}; got {metric!r}.")
-    return metric
-
-
-def _check_batch(value: Any, name: str) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive int or None (automatic); got {value!r}.")
-    return int(value)
-
-
 def _unit_rows(x: np.ndarray, name: str) -> np.ndarray:
     """Rows scaled to unit norm (float64); zero rows are an error for the cosine metric."""
     x = x.astype(np.float64, copy=False)
@@ -253,105 +211,6 @@ def _unit_rows(x: np.ndarray, name: str) -> np.ndarray:
             "undefined for it. Use metric='euclidean' or drop zero rows."
         )
     return x / norms[:, None]
-
-
-def nearest_neighbors(
-    x: Any,
-    reference: Any,
-    k: int,
-    *,
-    metric: str = "euclidean",
-    batch_size: int | None = None,
-    exclude_self: bool = False,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Exact k nearest reference rows of each row of ``x``, in bounded memory.
-
-    Not a score: the shared neighbour search behind :func:`novelty`, :func:`density` and
-    :func:`knn_label_agreement`. Queries are processed ``batch_size`` rows at a time; within a
-    chunk scikit-learn's brute-force search ranks the reference rows in float64 tiles of at
-    most about 64 MB (``||a||^2 + ||b||^2 - 2 a.b``), so no ``N x M`` matrix is ever allocated;
-    in at most 16 dimensions an exact k-d tree is used instead.
-    The k returned distances are then recomputed exactly from differences.
-
-    Parameters
-    ----------
-    x : (N, D) float array
-        Query rows.
-    reference : (M, D) float array
-        Rows to search.
-    k : int
-        Number of neighbours, ``1 <= k <= M`` (``<= M - 1`` with ``exclude_self``).
-    metric : {"euclidean", "cosine"}
-        Euclidean distance, or cosine distance ``1 - cos(a, b)`` (in ``[0, 2]``).
-    batch_size : int or None
-        Query rows per chunk; None picks it from the memory budget.
-    exclude_self : bool
-        ``x`` and ``reference`` are the same rows: query ``i`` never matches reference row ``i``
-        (duplicates at other positions still do).
-
-    Returns
-    -------
-    distances : (N, k) float64 array
-        Sorted ascending along each row.
-    indices : (N, k) int64 array
-        Reference row of each distance. Equal distances are ordered by index; which of
-        several points tied at the k-th distance is kept is unspecified.
-    """
-    from sklearn import config_context
-    from sklearn.neighbors import NearestNeighbors
-
-    metric = _check_metric(metric)
-    x = check_embeddings(x, "embeddings")
-    ref = check_embeddings(reference, "reference", dim=x.shape[1])
-    if exclude_self and ref.shape[0] != x.shape[0]:
-        raise ValueError(
-            f"exclude_self needs x and reference to be the same rows; got {x.shape[0]} and "
-            f"{ref.shape[0]} rows."
-        )
-    n, d = x.shape
-    m = ref.shape[0]
-    k = check_count(
-        k,
-        m - 1 if exclude_self else m,
-        what="other points" if exclude_self else "reference points",
-    )
-    bs = _check_batch(batch_size, "batch_size")
-    if bs is None:
-        # per query row: the float64 query, k+1 neighbours, and the (k, D) exact recompute
-        bs = max(1, _BLOCK_BYTES // (8 * (d + (k + 1) * (d + 4))))
-    bs = min(bs, n)
-
-    if metric == "cosine":
-        x = _unit_rows(x, "embeddings")
-        ref = x if exclude_self else _unit_rows(ref, "reference")
-    else:
-        ref = ref.astype(np.float64, copy=False)
-    kq = k + 1 if exclude_self else k
-    # exact either way: a k-d tree is much faster in few dimensions, blocked brute force beyond
-    algorithm = "kd_tree" if d <= _KD_TREE_MAX_DIM else "brute"
-    index = NearestNeighbors(n_neighbors=kq, algorithm=algorithm, metric="euclidean").fit(ref)
-
-    out_d = np.empty((n, k), dtype=np.float64)
-    out_i = np.empty((n, k), dtype=np.int64)
-    with config_context(working_memory=max(1, _BLOCK_BYTES // 2**20)):
-        for q0 in range(0, n, bs):
-            q1 = min(q0 + bs, n)
-            q = x[q0:q1].astype(np.float64, copy=False)
-            idx = index.kneighbors(q, return_distance=False).astype(np.int64, copy=False)
-            if exclude_self:
-                own = idx == np.arange(q0, q1)[:, None]
-                # drop the query's own index, or the farthest candidate if it is not there
-                own[~own.any(axis=1), -1] = True
-                idx = idx[~own].reshape(q1 - q0, k)
-            # exact distances of the k winners, from differences (no cancellation)
-            diff = ref[idx] - q[:, None, :]
-            exact = np.sqrt(np.einsum("ijk,ijk->ij", diff, diff))
-            if metric == "cosine":
-                exact = exact**2 / 2.0  # ||u - v||^2 = 2 - 2 cos for unit vectors
-            order = np.lexsort((idx, exact), axis=1)
-            out_d[q0:q1] = np.take_along_axis(exact, order, axis=1)
-            out_i[q0:q1] = np.take_along_axis(idx, order, axis=1)
-    return out_d, out_i
 
 
 # --------------------------------------------------------------------------------------------
@@ -365,6 +224,8 @@ def novelty(
     *,
     metric: str = "euclidean",
     batch_size: int | None = None,
+    search: str = "auto",
+    device: Any = None,
 ) -> np.ndarray:
     """Distance from each embedding to its nearest reference embedding.
 
@@ -379,6 +240,8 @@ def novelty(
     batch_size : int or None
         Query rows per block (None: automatic, blocks of about 64 MB); see
         :func:`nearest_neighbors`.
+    search, device
+        Exact or approximate search, and where it runs; see :mod:`dataperf.neighbors`.
 
     Returns
     -------
@@ -389,7 +252,9 @@ def novelty(
             f"reference is empty ({describe(reference)}); novelty needs at least one "
             "reference embedding. Pass the embeddings of the set to be novel against."
         )
-    dist, _ = nearest_neighbors(embeddings, reference, 1, metric=metric, batch_size=batch_size)
+    dist, _ = nearest_neighbors(
+        embeddings, reference, 1, metric=metric, batch_size=batch_size, search=search, device=device
+    )
     return dist[:, 0]
 
 
@@ -400,6 +265,8 @@ def density(
     k: int = 10,
     metric: str = "euclidean",
     batch_size: int | None = None,
+    search: str = "auto",
+    device: Any = None,
 ) -> np.ndarray:
     """In-distribution density: minus the mean distance to the k nearest reference points.
 
@@ -421,17 +288,18 @@ def density(
         Distance used.
     batch_size : int or None
         Query rows per block; see :func:`nearest_neighbors`.
+    search, device
+        Exact or approximate search, and where it runs; see :mod:`dataperf.neighbors`.
 
     Returns
     -------
     (N,) float64 array, ``<= 0``.
     """
+    opts = {"metric": metric, "batch_size": batch_size, "search": search, "device": device}
     if reference is None:
-        dist, _ = nearest_neighbors(
-            embeddings, embeddings, k, metric=metric, batch_size=batch_size, exclude_self=True
-        )
+        dist, _ = nearest_neighbors(embeddings, embeddings, k, exclude_self=True, **opts)
     else:
-        dist, _ = nearest_neighbors(embeddings, reference, k, metric=metric, batch_size=batch_size)
+        dist, _ = nearest_neighbors(embeddings, reference, k, **opts)
     return -dist.mean(axis=1)
 
 
@@ -448,14 +316,16 @@ def knn_label_agreement(
     probs: Any = None,
     metric: str = "euclidean",
     batch_size: int | None = None,
+    search: str = "auto",
+    device: Any = None,
 ) -> np.ndarray:
     """Fraction of the k nearest labelled reference points whose label is the predicted class.
 
     For row ``i``: ``mean_j [reference_labels[nn_j(i)] == argmax(probs[i])]`` over its k
-    nearest reference rows ``nn_1(i) .. nn_k(i)`` (exact, ties at the k-th distance broken
-    arbitrarily). Higher = the labelled neighbourhood agrees with the model's prediction;
-    0 means none of the neighbours carries the predicted class. Values are multiples of 1/k
-    in ``[0, 1]``. ``argmax`` takes the lowest class index on ties.
+    nearest reference rows ``nn_1(i) .. nn_k(i)`` (with the exact search, of points tied at
+    the k-th distance the lowest indices). Higher = the labelled neighbourhood agrees with the
+    model's prediction; 0 means none of the neighbours carries the predicted class. Values are
+    multiples of 1/k in ``[0, 1]``. ``argmax`` takes the lowest class index on ties.
 
     Parameters
     ----------
@@ -473,6 +343,8 @@ def knn_label_agreement(
         Distance used.
     batch_size : int or None
         Query rows per block; see :func:`nearest_neighbors`.
+    search, device
+        Exact or approximate search, and where it runs; see :mod:`dataperf.neighbors`.
 
     Returns
     -------
@@ -492,6 +364,8 @@ def knn_label_agreement(
         )
     ref = check_embeddings(reference, "reference", dim=x.shape[1])
     y = check_labels(reference_labels, ref.shape[0], p.shape[1], name="reference_labels")
-    _, idx = nearest_neighbors(x, ref, k, metric=metric, batch_size=batch_size)
+    _, idx = nearest_neighbors(
+        x, ref, k, metric=metric, batch_size=batch_size, search=search, device=device
+    )
     pred = p.argmax(axis=1)
     return (y[idx] == pred[:, None]).mean(axis=1)

@@ -144,7 +144,8 @@ def test_lazy_diverse_greedy_equals_brute_force(seed):
     value = rng.random(200)
     for radius in (0.5, 2.0, 10.0):
         np.testing.assert_array_equal(
-            _diverse_greedy(x, value, 30, radius), brute_force_diverse_greedy(x, value, 30, radius)
+            _diverse_greedy(x.__getitem__, value, 30, radius),
+            brute_force_diverse_greedy(x, value, 30, radius),
         )
 
 

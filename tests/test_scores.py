@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from scipy.spatial.distance import cdist
 
-from dataperf import scores
+from dataperf import neighbors
 from dataperf.scores import (
     LOSS_FLOOR,
     SCORES,
@@ -206,7 +206,7 @@ def test_novelty_is_accurate_for_near_duplicates_far_from_origin():
 
 def test_nearest_neighbors_chunk_sizes_respect_memory_budget(monkeypatch):
     # shrink the budget so automatic sizing must split the queries into many chunks
-    monkeypatch.setattr(scores, "_BLOCK_BYTES", 8 * 200)
+    monkeypatch.setattr(neighbors, "BLOCK_BYTES", 8 * 200)
     rng = np.random.default_rng(7)
     x, r = rng.normal(size=(50, 3)), rng.normal(size=(60, 3))
     d, i = nearest_neighbors(x, r, 2)

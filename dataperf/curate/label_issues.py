@@ -30,8 +30,14 @@ from typing import Any
 
 import numpy as np
 
-from dataperf._validate import check_count, check_embeddings, check_labels, describe
-from dataperf.scores import nearest_neighbors
+from dataperf._validate import (
+    check_count,
+    check_embeddings,
+    check_labels,
+    describe,
+    resolve_device,
+)
+from dataperf.neighbors import check_search, nearest_neighbors
 from dataperf.signals import Signals
 
 __all__ = ["LabelIssues", "cross_val_probs", "find_label_issues", "METHODS"]
@@ -251,6 +257,8 @@ class _Inputs:
     k: int
     metric: str
     num_issues: int | None
+    search: str = "auto"
+    device: Any = None
 
 
 @dataclass(frozen=True)
@@ -407,7 +415,9 @@ def _knn_votes(inp: _Inputs) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     n = len(y)
     k = check_count(inp.k, n - 1, "k", what="other items (N - 1)")
     x = inp.embeddings
-    _, idx = nearest_neighbors(x, x, k, metric=inp.metric, exclude_self=True)
+    _, idx = nearest_neighbors(
+        x, x, k, metric=inp.metric, exclude_self=True, search=inp.search, device=inp.device
+    )
     neighbour_labels = y[idx]
     num_classes = inp.probs.shape[1]
     votes = np.zeros((n, num_classes), dtype=np.int64)
@@ -480,6 +490,8 @@ def find_label_issues(
     k: int = 10,
     metric: str = "euclidean",
     num_issues: int | None = None,
+    search: str = "auto",
+    device: Any = None,
 ) -> LabelIssues:
     """Flag items whose given label is probably wrong.
 
@@ -527,6 +539,10 @@ def find_label_issues(
         Neighbour distance.
     num_issues : int, optional
         Flag exactly this many top-scored items instead of the method's own rule.
+    search : {"auto", "exact", "approximate"}
+        The neighbour search of ``"knn"`` and ``"ensemble"``; see :mod:`dataperf.neighbors`.
+    device : str or torch.device, optional
+        Where that search runs; None: CUDA when available, else the CPU.
 
     Returns
     -------
@@ -579,6 +595,8 @@ def find_label_issues(
         k=k,
         metric=metric,
         num_issues=num_issues,
+        search=check_search(search),
+        device=resolve_device(device),
     )
     part = METHODS[method](inp)
     flagged = np.flatnonzero(part.is_issue)

@@ -6,10 +6,11 @@
   ``F(S) = sum_i max_{j in S} sim(i, j)`` over a *sparse* k-nearest-neighbour cosine
   similarity graph: every item is "covered" by its most similar selected neighbour. The graph
   keeps, for each item ``i``, itself (``sim = 1``) and its ``neighbors`` nearest neighbours
-  (exact cosine, :func:`dataperf.scores.nearest_neighbors`), with similarities clipped at 0; the
-  pair ``(i, j)`` counts only when ``j`` is one of ``i``'s neighbours. Memory is
-  ``O(N * neighbors)``, never ``N x N``. Greedy uses lazy evaluation with a heap (Minoux), which
-  returns exactly the plain greedy result, ties to the lowest index.
+  (cosine, :func:`dataperf.neighbors.nearest_neighbors`; ``search=`` picks exact or
+  approximate), with similarities clipped at 0; the pair ``(i, j)`` counts only when ``j`` is
+  one of ``i``'s neighbours. Memory is ``O(N * neighbors)``, never ``N x N``. Greedy uses
+  lazy evaluation with a heap (Minoux), which returns exactly the plain greedy result, ties
+  to the lowest index.
 - ``"kcenter"`` -- exact greedy k-center on the raw embeddings
   (:func:`dataperf.select.kcenter_greedy`): covers the embedding space evenly.
 - ``"el2n"`` -- the ``k`` *hardest* items by EL2N, ``||probs - onehot(label)||_2`` (Paul et al.
@@ -30,8 +31,8 @@ from typing import Any
 
 import numpy as np
 
-from dataperf._validate import check_embeddings, describe
-from dataperf.scores import nearest_neighbors
+from dataperf._validate import check_embeddings, describe, resolve_device
+from dataperf.neighbors import check_search, nearest_neighbors
 from dataperf.select import kcenter_greedy
 from dataperf.signals import Signals
 
@@ -62,7 +63,9 @@ def el2n(probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return np.sqrt(np.maximum(sq - 2.0 * picked + 1.0, 0.0))
 
 
-def knn_similarity_graph(embeddings: Any, neighbors: int) -> tuple[np.ndarray, np.ndarray]:
+def knn_similarity_graph(
+    embeddings: Any, neighbors: int, *, search: str = "auto", device: Any = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Sparse cosine-similarity graph of each item and its nearest neighbours.
 
     Parameters
@@ -71,6 +74,8 @@ def knn_similarity_graph(embeddings: Any, neighbors: int) -> tuple[np.ndarray, n
         No all-zero rows.
     neighbors : int
         Neighbours per item besides itself; reduced to ``N - 1`` when larger.
+    search, device
+        The neighbour search and where it runs; see :mod:`dataperf.neighbors`.
 
     Returns
     -------
@@ -85,7 +90,9 @@ def knn_similarity_graph(embeddings: Any, neighbors: int) -> tuple[np.ndarray, n
     kn = min(int(neighbors), n - 1)
     if kn < 1:
         return own, np.ones((n, 1))
-    dist, idx = nearest_neighbors(x, x, kn, metric="cosine", exclude_self=True)
+    dist, idx = nearest_neighbors(
+        x, x, kn, metric="cosine", exclude_self=True, search=search, device=device
+    )
     sims = np.clip(1.0 - dist, 0.0, 1.0)
     return np.hstack([own, idx]), np.hstack([np.ones((n, 1)), sims])
 
@@ -145,7 +152,7 @@ def facility_location(indices: np.ndarray, sims: np.ndarray, k: int) -> np.ndarr
 
 
 # --------------------------------------------------------------------------------------------
-# methods: (signals, rows, k, seed, neighbors, device) -> positions into rows
+# methods: (signals, rows, k, seed, neighbors, device, search) -> positions into rows
 # --------------------------------------------------------------------------------------------
 
 
@@ -159,28 +166,52 @@ def _embeddings(signals: Signals, method: str) -> np.ndarray:
 
 
 def _facility(
-    signals: Signals, rows: np.ndarray, k: int, seed: Any, neighbors: int, device: Any
+    signals: Signals,
+    rows: np.ndarray,
+    k: int,
+    seed: Any,
+    neighbors: int,
+    device: Any,
+    search: str,
 ) -> np.ndarray:
     x = _embeddings(signals, "facility_location")[rows]
-    idx, sims = knn_similarity_graph(x, neighbors)
+    idx, sims = knn_similarity_graph(x, neighbors, search=search, device=device)
     return facility_location(idx, sims, k)
 
 
 def _kcenter(
-    signals: Signals, rows: np.ndarray, k: int, seed: Any, neighbors: int, device: Any
+    signals: Signals,
+    rows: np.ndarray,
+    k: int,
+    seed: Any,
+    neighbors: int,
+    device: Any,
+    search: str,
 ) -> np.ndarray:
     return kcenter_greedy(_embeddings(signals, "kcenter")[rows], k, device=device)
 
 
 def _el2n(
-    signals: Signals, rows: np.ndarray, k: int, seed: Any, neighbors: int, device: Any
+    signals: Signals,
+    rows: np.ndarray,
+    k: int,
+    seed: Any,
+    neighbors: int,
+    device: Any,
+    search: str,
 ) -> np.ndarray:
     scores = el2n(signals.probs[rows], signals.labels[rows])
     return np.argsort(-scores, kind="stable")[:k].astype(np.int64)
 
 
 def _random(
-    signals: Signals, rows: np.ndarray, k: int, seed: Any, neighbors: int, device: Any
+    signals: Signals,
+    rows: np.ndarray,
+    k: int,
+    seed: Any,
+    neighbors: int,
+    device: Any,
+    search: str,
 ) -> np.ndarray:
     rng = np.random.default_rng(seed)
     return rng.choice(len(rows), size=k, replace=False).astype(np.int64)
@@ -225,6 +256,7 @@ def select_subset(
     seed: int = 0,
     neighbors: int = 10,
     device: Any = None,
+    search: str = "auto",
 ) -> np.ndarray:
     """Choose ``k`` representative (or informative) items to keep.
 
@@ -248,7 +280,10 @@ def select_subset(
         Nearest neighbours per item in the facility-location graph (fewer in a class with
         fewer items).
     device : str or torch.device, optional
-        For ``"kcenter"``: None means CUDA when available, else CPU.
+        Where ``"kcenter"`` and the facility-location neighbour search run: None means CUDA
+        when available, else CPU.
+    search : {"auto", "exact", "approximate"}
+        The facility-location neighbour search; see :mod:`dataperf.neighbors`.
 
     Returns
     -------
@@ -287,17 +322,19 @@ def select_subset(
         )
     if method in ("facility_location", "kcenter"):
         _embeddings(signals, method)
+    check_search(search)
+    resolve_device(device)
     fn = METHODS[method]
     neighbors = int(neighbors)
 
     if not per_class:
-        return fn(signals, np.arange(n, dtype=np.int64), k, seed, neighbors, device)
+        return fn(signals, np.arange(n, dtype=np.int64), k, seed, neighbors, device, search)
     labels = signals.labels
     counts = np.bincount(labels, minlength=signals.num_classes)
     quota = _class_quotas(counts, k)
     parts = []
     for c in np.flatnonzero(quota):
         rows = np.flatnonzero(labels == c).astype(np.int64)
-        local = fn(signals, rows, int(quota[c]), [seed, int(c)], neighbors, device)
+        local = fn(signals, rows, int(quota[c]), [seed, int(c)], neighbors, device, search)
         parts.append(rows[local])
     return np.concatenate(parts).astype(np.int64)

@@ -53,6 +53,7 @@ from dataperf._validate import (
     describe,
     resolve_device,
 )
+from dataperf.neighbors import check_search
 
 __all__ = ["data_values", "knn_shapley", "loss_proxy", "METHODS"]
 
@@ -197,6 +198,7 @@ def loss_proxy(
     batch_size: int | None = None,
     device: Any = None,
     progress: bool = False,
+    search: str = "auto",
 ) -> np.ndarray:
     """KNN label-agreement proxy: mean of ±1 label agreement with the k nearest validation points.
 
@@ -204,17 +206,21 @@ def loss_proxy(
     ----------
     x_train, y_train, x_valid, y_valid, k, batch_size
         As in :func:`knn_shapley`, except ``1 <= k <= M`` (validation points).
-    device, progress
-        Accepted for a uniform signature; the search runs on the CPU (scikit-learn).
+    device, search
+        Where the neighbour search runs and which (see :mod:`dataperf.neighbors`).
+    progress
+        Accepted for a uniform signature.
 
     Returns
     -------
     (N,) float64 array in [-1, 1]
         ``(1/k) * sum over the k nearest validation points v of (+1 if y_v == y_i else -1)``.
     """
-    from dataperf.scores import nearest_neighbors
+    from dataperf.neighbors import nearest_neighbors
 
-    _, idx = nearest_neighbors(x_train, x_valid, k, batch_size=batch_size)
+    _, idx = nearest_neighbors(
+        x_train, x_valid, k, batch_size=batch_size, search=search, device=device
+    )
     agree = y_valid[idx] == y_train[:, None]
     return (2.0 * agree - 1.0).mean(axis=1)
 
@@ -234,6 +240,7 @@ def data_values(
     batch_size: int | None = None,
     device: Any = None,
     progress: bool = False,
+    search: str = "auto",
 ) -> np.ndarray:
     """Value of each training (or candidate) point for predicting a validation set.
 
@@ -257,6 +264,9 @@ def data_values(
         ``"knn_shapley"`` runs on CUDA when available (None) or where told.
     progress : bool
         Show a progress bar over chunks.
+    search : {"auto", "exact", "approximate"}
+        The neighbour search of ``"loss_proxy"`` (see :mod:`dataperf.neighbors`).
+        ``"knn_shapley"`` needs every distance in sorted order, so it is always exact.
 
     Returns
     -------
@@ -284,6 +294,13 @@ def data_values(
     else:
         k = check_count(k, len(x_valid), "k", what="validation points")
     bs = _check_batch(batch_size)
-    return METHODS[method](
-        x_train, y_train, x_valid, y_valid, k, batch_size=bs, device=device, progress=progress
-    )
+    opts = {"batch_size": bs, "device": device, "progress": progress}
+    if method == "loss_proxy":
+        opts["search"] = check_search(search)
+    elif check_search(search) == "approximate":
+        raise ValueError(
+            "search='approximate' cannot serve method='knn_shapley': exact Shapley values need "
+            "every distance in sorted order. Use search='auto' or 'exact' (pass device='cuda' "
+            "for speed), or method='loss_proxy'."
+        )
+    return METHODS[method](x_train, y_train, x_valid, y_valid, k, **opts)
