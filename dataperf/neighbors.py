@@ -277,11 +277,15 @@ class NeighborIndex:
             q = _rows64(x, slice(q0, q1), self.metric)
             own = np.arange(q0, q1) if exclude_self else None
             if use_tree:
-                cand, bound = self._tree_candidates(q, c, own)
+                cand, need = self._tree_candidates(q, k, c, own)
             else:
-                cand, bound = self._torch_candidates(q, c, own)
-            dist, idx, proven = _rerank(q, self.reference, cand, k, bound, self.metric)
-            if not proven.all():  # rounding could hide a neighbour: redo those rows exactly
+                cand, need = self._torch_candidates(q, k, c, own)
+            proven = need < c  # else: more near-ties than candidates, rounding could hide one
+            if c >= m - exclude_self:  # every row is a candidate
+                proven[:], need[:] = True, c
+            width = max(k, int(need[proven].max())) if proven.any() else k
+            dist, idx = _rerank(q, self.reference, cand[:, :width], k, self.metric)
+            if not proven.all():
                 rows = np.flatnonzero(~proven)
                 dist[rows], idx[rows] = self._brute(q[rows], k, own if own is None else own[rows])
             out_d[q0:q1] = dist
@@ -289,22 +293,21 @@ class NeighborIndex:
         return out_d, out_i
 
     def _tree_candidates(
-        self, q: np.ndarray, c: int, own: np.ndarray | None
+        self, q: np.ndarray, k: int, c: int, own: np.ndarray | None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Candidates from an exact float64 k-d tree; the bound is float64 rounding only."""
+        """The c nearest rows by an exact float64 k-d tree, nearest first, and how many of
+        them can tie the k-th nearest within float64 rounding (see :meth:`_torch_candidates`)."""
         if self._tree is None:
             from sklearn.neighbors import KDTree
 
             self._tree = KDTree(_rows64(self.reference, slice(None), self.metric))
-        kq = c + 1 if own is not None else c
+        kq = min(c + 1, len(self)) if own is not None else c
         dist, idx = self._tree.query(q, k=kq)
         if own is not None:
             idx, dist = _drop_own(idx, dist, own, c)
-        if c >= len(self) - (own is not None):
-            return idx, np.full(len(q), np.inf)
         d = q.shape[1]
-        bound = dist[:, -1] ** 2 * (1.0 - 8 * (d + 2) * _U64)  # every other point is this far
-        return idx, bound
+        limit = dist[:, k - 1] ** 2 * (1.0 + 32 * (d + 2) * _U64) + 1e-300
+        return idx, (dist**2 <= limit[:, None]).sum(axis=1)
 
     def _torch_state(self) -> tuple:
         """The reference centred and scaled by a power of two (so that float32 neither
@@ -340,11 +343,19 @@ class NeighborIndex:
         return self._torch
 
     def _torch_candidates(
-        self, q: np.ndarray, c: int, own: np.ndarray | None
+        self, q: np.ndarray, k: int, c: int, own: np.ndarray | None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """The c smallest float32 ``||r||^2 - 2 q.r`` per query, and a proven lower bound of
-        ``||q - r||^2`` for every reference row left out (``inf`` when none is left out;
-        ``-inf``, so never proven, where float32 could not hold the query)."""
+        """The c rows with the smallest float32 scores ``s = ||r||^2 - 2 q.r`` (on centred,
+        scaled rows), by increasing score, and how many of them must be re-ranked.
+
+        ``s`` differs from the exact ``||q - r||^2 - ||q||^2`` by at most ``err`` (a rigorous
+        bound on float32 rounding). So every row whose exact distance is at most the exact k-th
+        has ``s <= s_k + 2 err`` (``s_k``: the k-th smallest score), and every row with
+        ``s > s_k + 3 err`` is strictly farther than it, by more than float64 rounding: the
+        candidates up to ``s_k + 3 err`` hold the exact answer, ties included. When all c
+        candidates are within that limit (``need == c``) some row left out might be too, and
+        the query is redone from differences (``-inf`` scores never prove anything).
+        """
         import torch
 
         r32, rn2, mean, scale, r_max = self._torch_state()
@@ -369,19 +380,19 @@ class NeighborIndex:
                     v, pos = torch.topk(v, c, dim=1, largest=False, sorted=False)
                     i = torch.gather(i, 1, pos)
                 best_v, best_i = v, i
+            best_v, pos = torch.sort(best_v, dim=1)
+            best_i = torch.gather(best_i, 1, pos)
         idx = best_i.cpu().numpy().astype(np.int64)
-        if c >= m - (own is not None):
-            return idx, np.full(len(q), np.inf)
+        v = best_v.double().cpu().numpy()
         u = _matmul_roundoff(self.device)
         qn = np.sqrt(qn2)
         err = 2.0 * (2 * u * r_max**2 + (2 * d + 8) * u * qn * r_max) + 1e-30
         # float64 centring rounds too: a few ulps of the uncentred magnitudes
         far = np.sqrt(mean @ mean) * scale + qn + r_max
         err += 16 * (d + 2) * _U64 * far**2
-        kth = best_v.max(dim=1).values.double().cpu().numpy()
-        bound = (kth - err + qn2) / scale**2  # ||q - r||^2 = ||q||^2 + (||r||^2 - 2 q.r)
-        bound[~np.isfinite(kth) | (qn > 1e15)] = -np.inf
-        return idx, bound
+        need = (v <= (v[:, k - 1] + 3 * err)[:, None]).sum(axis=1)
+        need[~np.isfinite(v[:, k - 1]) | (qn > 1e15)] = c  # float32 could not hold the query
+        return idx, need
 
     def _brute(
         self, q: np.ndarray, k: int, own: np.ndarray | None
@@ -435,7 +446,7 @@ class NeighborIndex:
             missing = idx < 0  # a probed list ran short: fill with other rows, re-ranked too
             if missing.any():
                 idx = _fillers(idx, q0, exclude_self, len(self))
-            dist, ids, _ = _rerank(q, self.reference, idx, k, None, self.metric)
+            dist, ids = _rerank(q, self.reference, idx, k, self.metric)
             out_d[q0:q1], out_i[q0:q1] = dist, ids
         return out_d, out_i
 
@@ -462,24 +473,12 @@ def _fillers(idx: np.ndarray, q0: int, exclude_self: bool, m: int) -> np.ndarray
 
 
 def _rerank(
-    q: np.ndarray,
-    ref: np.ndarray,
-    cand: np.ndarray,
-    k: int,
-    bound: np.ndarray | None,
-    metric: str,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The k best candidates by exact ``(distance, index)``, and per row whether the result is
-    proven exact: every non-candidate is at squared distance ``>= bound`` and the k-th squared
-    distance is below it."""
+    q: np.ndarray, ref: np.ndarray, cand: np.ndarray, k: int, metric: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """The k best candidates of each query by exact ``(distance, index)``."""
     dist = _exact_distances(q, ref, cand, metric)
     order = np.lexsort((cand, dist), axis=1)[:, :k]
-    dist = np.take_along_axis(dist, order, 1)
-    idx = np.take_along_axis(cand, order, 1)
-    if bound is None:
-        return dist, idx, np.ones(len(q), dtype=bool)
-    kth2 = dist[:, -1] ** 2 * (1.0 + 8 * (q.shape[1] + 2) * _U64)
-    return dist, idx, kth2 < bound
+    return np.take_along_axis(dist, order, 1), np.take_along_axis(cand, order, 1)
 
 
 def nearest_neighbors(
