@@ -9,6 +9,7 @@ not a near-copy, and misclassified by the model. Every method runs on the same S
 
     .venv/bin/python benchmarks/proposal_precision.py            # all scenarios, 3 seeds
     .venv/bin/python benchmarks/proposal_precision.py --quick    # digits only
+    .venv/bin/python benchmarks/proposal_precision.py --approximate  # + faiss search
 """
 
 from __future__ import annotations
@@ -44,12 +45,25 @@ def dataperf_no_mc(pool: Signals, test: Signals, train: Signals, k: int, seed: i
     return HardnessSampler(k, seed=seed).propose(plain, test=test, train=train).indices
 
 
+def dataperf_approximate(
+    pool: Signals, test: Signals, train: Signals, k: int, seed: int
+) -> np.ndarray:
+    """The same with the approximate (faiss) neighbour search forced on these small sets."""
+    sampler = HardnessSampler(k, seed=seed, search="approximate")
+    return sampler.propose(pool, test=test, train=train).indices
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, default=3, help="seeds per scenario (default 3)")
     parser.add_argument("--quick", action="store_true", help="digits scenarios only")
+    parser.add_argument(
+        "--approximate", action="store_true", help="add dataperf with search='approximate'"
+    )
     args = parser.parse_args()
     methods = {"dataperf": dataperf, "dataperf (no MC dropout)": dataperf_no_mc, **BASELINES}
+    if args.approximate:
+        methods["dataperf (approximate search)"] = dataperf_approximate
     for name, (kwargs, k) in SCENARIOS.items():
         if args.quick and kwargs["dataset"] != "digits":
             continue

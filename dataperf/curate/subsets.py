@@ -27,6 +27,7 @@ from __future__ import annotations
 import heapq
 import numbers
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -152,8 +153,16 @@ def facility_location(indices: np.ndarray, sims: np.ndarray, k: int) -> np.ndarr
 
 
 # --------------------------------------------------------------------------------------------
-# methods: (signals, rows, k, seed, neighbors, device, search) -> positions into rows
+# methods: (signals, rows, k, options) -> positions into rows
 # --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Options:
+    seed: Any  # an int, or [seed, class] within a class
+    neighbors: int
+    device: Any
+    search: str
 
 
 def _embeddings(signals: Signals, method: str) -> np.ndarray:
@@ -165,55 +174,23 @@ def _embeddings(signals: Signals, method: str) -> np.ndarray:
     return signals.embeddings
 
 
-def _facility(
-    signals: Signals,
-    rows: np.ndarray,
-    k: int,
-    seed: Any,
-    neighbors: int,
-    device: Any,
-    search: str,
-) -> np.ndarray:
+def _facility(signals: Signals, rows: np.ndarray, k: int, opt: _Options) -> np.ndarray:
     x = _embeddings(signals, "facility_location")[rows]
-    idx, sims = knn_similarity_graph(x, neighbors, search=search, device=device)
+    idx, sims = knn_similarity_graph(x, opt.neighbors, search=opt.search, device=opt.device)
     return facility_location(idx, sims, k)
 
 
-def _kcenter(
-    signals: Signals,
-    rows: np.ndarray,
-    k: int,
-    seed: Any,
-    neighbors: int,
-    device: Any,
-    search: str,
-) -> np.ndarray:
-    return kcenter_greedy(_embeddings(signals, "kcenter")[rows], k, device=device)
+def _kcenter(signals: Signals, rows: np.ndarray, k: int, opt: _Options) -> np.ndarray:
+    return kcenter_greedy(_embeddings(signals, "kcenter")[rows], k, device=opt.device)
 
 
-def _el2n(
-    signals: Signals,
-    rows: np.ndarray,
-    k: int,
-    seed: Any,
-    neighbors: int,
-    device: Any,
-    search: str,
-) -> np.ndarray:
+def _el2n(signals: Signals, rows: np.ndarray, k: int, opt: _Options) -> np.ndarray:
     scores = el2n(signals.probs[rows], signals.labels[rows])
     return np.argsort(-scores, kind="stable")[:k].astype(np.int64)
 
 
-def _random(
-    signals: Signals,
-    rows: np.ndarray,
-    k: int,
-    seed: Any,
-    neighbors: int,
-    device: Any,
-    search: str,
-) -> np.ndarray:
-    rng = np.random.default_rng(seed)
+def _random(signals: Signals, rows: np.ndarray, k: int, opt: _Options) -> np.ndarray:
+    rng = np.random.default_rng(opt.seed)
     return rng.choice(len(rows), size=k, replace=False).astype(np.int64)
 
 
@@ -325,16 +302,16 @@ def select_subset(
     check_search(search)
     resolve_device(device)
     fn = METHODS[method]
-    neighbors = int(neighbors)
+    opt = _Options(seed, int(neighbors), device, search)
 
     if not per_class:
-        return fn(signals, np.arange(n, dtype=np.int64), k, seed, neighbors, device, search)
+        return fn(signals, np.arange(n, dtype=np.int64), k, opt)
     labels = signals.labels
     counts = np.bincount(labels, minlength=signals.num_classes)
     quota = _class_quotas(counts, k)
     parts = []
     for c in np.flatnonzero(quota):
         rows = np.flatnonzero(labels == c).astype(np.int64)
-        local = fn(signals, rows, int(quota[c]), [seed, int(c)], neighbors, device, search)
+        local = fn(signals, rows, int(quota[c]), replace(opt, seed=[seed, int(c)]))
         parts.append(rows[local])
     return np.concatenate(parts).astype(np.int64)
