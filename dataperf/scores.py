@@ -201,18 +201,6 @@ def get_score(name: str) -> Callable[[Any], np.ndarray]:
         ) from None
 
 
-def _unit_rows(x: np.ndarray, name: str) -> np.ndarray:
-    """Rows scaled to unit norm (float64); zero rows are an error for the cosine metric."""
-    x = x.astype(np.float64, copy=False)
-    norms = np.sqrt(np.einsum("ij,ij->i", x, x))
-    if (norms == 0).any():
-        raise ValueError(
-            f"{name} has an all-zero row (index {int(np.argmin(norms))}); the cosine metric is "
-            "undefined for it. Use metric='euclidean' or drop zero rows."
-        )
-    return x / norms[:, None]
-
-
 # --------------------------------------------------------------------------------------------
 # Scores from embeddings
 # --------------------------------------------------------------------------------------------
