@@ -11,7 +11,9 @@ prints what it did.
 
 ``dataperf probe`` runs a model once over data (an image folder, a .npy array or a Python
 function returning a Dataset) and saves what it saw (probabilities, embeddings, labels, file
-paths) as a Signals folder, e.g. on a GPU machine.
+paths) as a Signals folder, e.g. on a GPU machine. It writes as it goes: after a crash or a
+kill, the same command resumes. Under torchrun (torchrun --nproc_per_node=N -m dataperf probe
+...) the processes share the batches.
 
 ``dataperf propose`` proposes hard new test examples from a pool of candidates: hard for the
 model, labelable by a person, and unlike the current test set. Each of --pool, --test and
@@ -26,11 +28,13 @@ mean +- std over seeds and saves a plot and the results as JSON.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
 import time
 from collections.abc import Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -556,31 +560,116 @@ def _describe_signals(signals: Any) -> str:
     if signals.mc_probs is not None:
         parts.append(f"{signals.mc_probs.shape[1]} MC-dropout samples")
     parts.append("labelled" if signals.labels is not None else "unlabelled")
-    parts.append("ids: file paths" if signals.ids.dtype.kind == "U" else "ids: positions")
+    paths = signals[:1].ids.dtype.kind == "U"  # one row: loaded ids stay encoded
+    parts.append("ids: file paths" if paths else "ids: positions")
     return ", ".join(parts)
 
 
+def _probe_error(err: Exception, spec: str) -> Exception | None:
+    """A one-line user error for an exception raised while probing ``spec``, or None."""
+    worker_error = _worker_error(err)
+    if worker_error is not None or not isinstance(err, RuntimeError):
+        return worker_error
+    first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    if "stack expects each tensor to be equal size" in str(err):
+        return ValueError(
+            f"the items of {spec} differ in size and cannot be batched ({first}). Fix: "
+            "pass --image-size S to resize every image to S x S."
+        )
+    if "on another rank" in first:
+        return None
+    return ValueError(
+        f"running the model on {spec} failed: {first}. Fix: check that --image-size, "
+        "--grayscale, --mean/--std or --transform give the inputs the model was trained on "
+        "(set DATAPERF_TRACEBACK=1 to see the traceback)."
+    )
+
+
+@contextlib.contextmanager
+def _process_group(device: str | None) -> Any:
+    """Join the torch.distributed group that ``torchrun`` describes (``WORLD_SIZE`` > 1):
+    NCCL when the probe runs on CUDA, else gloo. Left as it is if already initialised."""
+    import torch
+    import torch.distributed as dist
+
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or dist.is_initialized():
+        yield
+        return
+    cuda = torch.cuda.is_available() and (device is None or torch.device(device).type == "cuda")
+    # rank 0 merges the shards while the others wait: allow for a long merge
+    dist.init_process_group("nccl" if cuda else "gloo", timeout=timedelta(hours=2))
+    try:
+        yield
+    finally:
+        dist.destroy_process_group()
+
+
 def probe_command(args: argparse.Namespace) -> int:
-    """``dataperf probe``: run the model over the data and save the Signals folder."""
+    """``dataperf probe``: run the model over the data, writing a resumable Signals folder.
+
+    The output folder is checked before anything is loaded; results are written in shards as
+    they come, a rerun of the same command resumes, and under ``torchrun`` the ranks share
+    the batches (see ``dataperf.probe``).
+    """
+    from dataperf._loading import ScriptedModel
+    from dataperf.probing import run_probe
+    from dataperf.signals import check_output_dir
+
+    out = check_output_dir(args.out, probe_run=True)
+    _check_device(args.device)
     model = _load_model(args)
     data = _load_data(args.data, args)
-    signals = _probe_data(model, data, args.data, args)
-    folder = signals.save(args.out)
+    layer = args.layer
+    if isinstance(model, ScriptedModel):
+        if layer is not None:
+            raise ValueError(
+                f"--layer {layer}: a TorchScript model hides its layers, so no layer can be "
+                "chosen. Fix: export a model whose forward returns (logits, features) and drop "
+                "--layer, or pass --model module:Class --state-dict FILE."
+            )
+        layer = ScriptedModel.LAYER
+    options = dict(layer=layer, mc_samples=args.mc_samples, batch_size=args.batch_size)
+    options.update(device=args.device, num_workers=args.workers, outputs=args.outputs)
+    options.update(progress=not args.no_progress, seed=args.seed, out=out)
+    options.update(shard_size=args.shard_size, embeddings_dtype=args.embeddings_dtype)
+    with _process_group(args.device):
+        try:
+            signals, report = run_probe(model, data, meta={"source": args.data}, **options)
+        except Exception as err:
+            error = _probe_error(err, args.data)
+            if error is None:
+                raise
+            raise error from err
+    if report.rank != 0:
+        return 0
+    if isinstance(model, ScriptedModel) and model.has_features is False:
+        print(
+            "note: the TorchScript model returns only logits, so its logits serve as embeddings; "
+            "export one whose forward returns (logits, features) for better novelty and "
+            "labelability scores.",
+            file=sys.stderr,
+        )
+    if report.complete:
+        print(f"{out} already holds this probe (same model, data and settings): loaded it")
+    elif report.resumed:
+        print(f"resumed: {report.resumed} of {report.batches} batches were already done in {out}")
     layer = signals.meta.get("layer")
     where = f"the output of {layer!r}" if args.layer else f"the input of {layer!r}"
     if layer == "embedding" and args.layer is None:  # a TorchScript model (ScriptedModel)
         where = "the model's output"
-    print(f"probed {args.data}: {_describe_signals(signals)}; embeddings: {where}")
-    print(f"saved Signals -> {folder}/ (use it as --pool/--test/--train of dataperf propose)")
+    ranks = f" on {report.world} processes" if report.world > 1 else ""
+    print(f"probed {args.data}{ranks}: {_describe_signals(signals)}; embeddings: {where}")
+    print(f"saved Signals -> {out}/ (use it as --pool/--test/--train of dataperf propose)")
     return 0
 
 
 def _is_signals_dir(source: str) -> bool:
-    """Whether ``source`` is a folder written by ``Signals.save`` (meta.json + signals.npz)."""
+    """Whether ``source`` is a Signals folder: format version 1 (meta.json + signals.npz) or
+    2 (meta.json + .npy files), or a folder that ``dataperf probe --out`` has not finished yet
+    (loading it then says how to finish it)."""
     folder = Path(source)
-    return folder.is_dir() and (
-        (folder / "meta.json").is_file() or (folder / "signals.npz").is_file()
-    )
+    markers = ("meta.json", "signals.npz", ".probe-run.json")
+    return folder.is_dir() and any((folder / name).is_file() for name in markers)
 
 
 def _resolve_sources(args: argparse.Namespace) -> tuple[dict[str, Any], Any]:
@@ -592,9 +681,10 @@ def _resolve_sources(args: argparse.Namespace) -> tuple[dict[str, Any], Any]:
     if data_sources and args.model is None:
         named = ", ".join(f"--{n} {sources[n]}" for n in data_sources)
         raise ValueError(
-            f"{named}: not a saved Signals folder (meta.json + signals.npz), so it is data that "
-            "must be probed first, and no --model was given. Fix: pass --model SPEC (and "
-            "--state-dict FILE if needed), or pass Signals folders written by `dataperf probe`."
+            f"{named}: not a saved Signals folder (written by dataperf probe or Signals.save), "
+            "so it is data that must be probed first, and no --model was given. Fix: pass "
+            "--model SPEC (and --state-dict FILE if needed), or pass Signals folders written by "
+            "`dataperf probe`."
         )
     if args.model is not None and not data_sources:
         print("note: every source is a saved Signals folder; --model is not used.")
@@ -728,12 +818,29 @@ def _add_probe_command(commands: Any) -> None:
         "--out",
         required=True,
         metavar="DIR",
-        help="folder to write the Signals to (meta.json + signals.npz; created if needed)",
+        help="folder to write the Signals to (created if needed; checked before the model "
+        "runs). Results are written in shards as they come: after a crash or kill, run the "
+        "same command again to resume. Under torchrun the processes share the batches",
     )
     _add_model_options(p, required=True)
     _add_data_options(p)
     p.add_argument(
         "--seed", type=_non_negative, default=0, help="seed of the MC-dropout passes (default 0)"
+    )
+    g = p.add_argument_group("output")
+    g.add_argument(
+        "--shard-size",
+        type=_positive,
+        metavar="N",
+        help="items per shard written to DIR (rounded up to whole batches): at most this much "
+        "work is lost to a kill (default 10000)",
+    )
+    g.add_argument(
+        "--embeddings-dtype",
+        choices=["float32", "float16"],
+        default="float32",
+        help="store the embeddings as float16 to halve their size, at ~3 significant digits "
+        "(default float32)",
     )
     p.set_defaults(run=probe_command, user_errors=_USER_ERRORS)
 

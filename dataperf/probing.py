@@ -3,119 +3,95 @@
 The module is ``probing`` so that the function ``dataperf.probe`` is not shadowed by it.
 
 One pass over the data collects softmax probabilities, embeddings from one layer, labels when
-the items carry them, and optionally T Monte-Carlo-dropout passes. Everything after it works
-on the returned :class:`~dataperf.signals.Signals`.
+the items carry them, image fingerprints, each item's dataset index, and optionally T
+Monte-Carlo-dropout passes. Everything after it works on the returned
+:class:`~dataperf.signals.Signals`.
+
+The parts, each in its own place:
+
+- the batch plan (``dataperf._batches.BatchPlan``): which dataset items form each *global*
+  batch, and a DataLoader over any subset of the batches (to resume, or to split them between
+  torch.distributed ranks);
+- the embedding tap, the per-batch forward (with the MC-dropout passes) and the collectors
+  that turn a batch's outputs into arrays (``dataperf._forward``);
+- the sink: :class:`_MemorySink` here keeps the arrays in RAM; ``dataperf._shards.ShardSink``
+  writes them to disk in shards, which a rerun resumes from and which are merged at the end;
+- here: the checks, the loop that ties the parts (:class:`_Pass`), and the two ways out (in
+  memory, or ``out=DIR`` on one process or several).
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import numbers
+import os
+import shutil
+import sys
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset, RandomSampler
+from torch.utils.data import DataLoader, Dataset
 
+from dataperf import _shards
+from dataperf._batches import BatchPlan
+from dataperf._forward import (
+    DROPOUT,
+    FINGERPRINT_FREQUENCIES,
+    Tap,
+    collect,
+    forward,
+    image_fingerprint,
+    restore_modes,
+    split_batch,
+    to_device,
+)
+from dataperf._store import VERSION, check_output_dir
 from dataperf._validate import describe, resolve_device
 from dataperf.signals import Signals
 
-__all__ = ["image_fingerprint", "probe"]
+__all__ = [
+    "DEFAULT_SHARD_SIZE",
+    "FINGERPRINT_FREQUENCIES",
+    "ProbeReport",
+    "image_fingerprint",
+    "probe",
+    "run_probe",
+]
 
-_DROPOUT = (
-    nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout, nn.FeatureAlphaDropout,
-)  # fmt: skip
 _OUTPUTS = ("logits", "probs", "log_probs")
+_EMBEDDINGS_DTYPES = ("float32", "float16")
+#: Items per shard of ``probe(out=...)`` by default (rounded up to whole batches).
+DEFAULT_SHARD_SIZE = 10_000
 
 
-def _to(value: Any, device: torch.device) -> Any:
-    if isinstance(value, torch.Tensor):
-        return value.to(device, non_blocking=True)
-    if isinstance(value, Mapping):
-        return {k: _to(v, device) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return type(value)(_to(v, device) for v in value)
-    return value
+@dataclass(frozen=True)
+class ProbeReport:
+    """What :func:`run_probe` did.
 
+    Attributes
+    ----------
+    batches : int
+        Global batches in the data.
+    resumed : int
+        Batches found already done in ``out`` (not run again).
+    complete : bool
+        ``out`` already held the finished result for these settings: nothing was run.
+    rank, world : int
+        This process's torch.distributed rank and the number of ranks (0 and 1 without).
+    """
 
-def _split_batch(batch: Any, index: int) -> tuple[Any, Any]:
-    """``(input, label or None)`` from a batch of inputs, (input, label) pairs or dicts."""
-    if isinstance(batch, Mapping):
-        if "input" not in batch:
-            raise ValueError(
-                f"batch {index} is a dict with keys {list(batch)}; probe expects the model input "
-                "under 'input' (and the label, if any, under 'label'). Fix: have the dataset or "
-                "collate_fn return {'input': ..., 'label': ...}."
-            )
-        return batch["input"], batch.get("label")
-    if isinstance(batch, (list, tuple)):
-        if len(batch) == 2:
-            return batch[0], batch[1]
-        if len(batch) == 1:
-            return batch[0], None
-        raise ValueError(
-            f"batch {index} has {len(batch)} parts; probe expects an input or (input, label). "
-            "Fix: return (input, label) from the dataset, or a dict with 'input'/'label'."
-        )
-    return batch, None
-
-
-def _logits(output: Any) -> torch.Tensor:
-    if hasattr(output, "logits"):  # e.g. Hugging Face model outputs
-        output = output.logits
-    elif isinstance(output, (list, tuple)) and output:
-        output = output[0]
-    if not isinstance(output, torch.Tensor) or output.ndim != 2:
-        raise TypeError(
-            f"the model must return class scores of shape (batch, K); got {describe(output)}. "
-            "Wrap it so that forward returns logits (or an object with a .logits tensor)."
-        )
-    return output
-
-
-def _to_probs(scores: torch.Tensor, outputs: str) -> torch.Tensor:
-    scores = scores.float()
-    if outputs == "logits":
-        return torch.softmax(scores, dim=-1)
-    if outputs == "log_probs":
-        return scores.exp()
-    return scores
-
-
-@contextlib.contextmanager
-def _restore_modes(model: nn.Module) -> Iterator[None]:
-    modes = [(m, m.training) for m in model.modules()]
-    try:
-        yield
-    finally:
-        for module, training in modes:
-            module.training = training
-
-
-def _first_pass(model: nn.Module, call: Any) -> tuple[Any, str, torch.Tensor]:
-    """Run the first batch with hooks on every ``nn.Linear``; return ``(output, name, input)``
-    of the last one called (the default embedding layer) without an extra forward pass."""
-    calls: list[tuple[str, torch.Tensor]] = []
-    hooks = [
-        m.register_forward_hook(lambda mod, args, out, name=name: calls.append((name, args[0])))
-        for name, m in model.named_modules()
-        if isinstance(m, nn.Linear)
-    ]
-    try:
-        output = call()
-    finally:
-        for hook in hooks:
-            hook.remove()
-    if not calls:
-        raise ValueError(
-            "probe takes embeddings from the input of the model's last nn.Linear by default, but "
-            "the forward pass called no nn.Linear. Fix: pass layer='<module name>' (one of "
-            f"{[n for n, _ in model.named_modules() if n][:8]})."
-        )
-    return output, calls[-1][0], calls[-1][1]
+    batches: int
+    resumed: int = 0
+    complete: bool = False
+    rank: int = 0
+    world: int = 1
 
 
 def probe(
@@ -132,6 +108,9 @@ def probe(
     autocast: bool = True,
     seed: int = 0,
     fingerprint: bool = True,
+    out: str | Path | None = None,
+    shard_size: int | None = None,
+    embeddings_dtype: str = "float32",
 ) -> Signals:
     """Run ``model`` once over ``data`` and return its :class:`Signals`.
 
@@ -144,8 +123,12 @@ def probe(
         logits alone, the logits do, with a warning).
     data : Dataset or DataLoader
         Items are an input, ``(input, label)``, or a dict with ``'input'`` and ``'label'``. A
-        Dataset is read in order by a DataLoader with ``batch_size`` and ``num_workers``; a
-        DataLoader (e.g. with a tokenizer as collate_fn) is used as it is, and must not shuffle.
+        Dataset is read in order by a DataLoader with ``batch_size`` and ``num_workers``. A
+        DataLoader (e.g. with a tokenizer as collate_fn) keeps its batches, workers and
+        collate_fn; its sampler or batch sampler says which dataset item each output is
+        (``Signals.index``), so any order works except shuffling (``shuffle=True`` is
+        refused), and ``drop_last=True`` warns how many items it leaves out. An
+        IterableDataset is read as it comes (``index`` is then the position in the stream).
         A dict input is passed as keyword arguments, ``model(**input)``.
     layer : str, optional
         Where the embeddings come from: the *output* of the module with this name
@@ -154,36 +137,102 @@ def probe(
         than two dimensions are flattened to (N, D).
     mc_samples : int
         T > 0 adds ``mc_probs`` (N, T, K) from T extra passes with only the dropout layers in
-        train mode (MC dropout, seeded by ``seed``); a model without dropout is an error.
+        train mode (MC dropout, seeded by ``seed`` and the global batch index); a model
+        without dropout is an error.
+    batch_size, num_workers : int
+        How a Dataset is read (ignored for a DataLoader).
     device : str or torch.device, optional
-        Default: CUDA if available, else CPU. The model is moved there for the pass and back to
-        where it was afterwards.
+        Default: CUDA if available, else CPU (under torch.distributed: ``cuda:LOCAL_RANK``).
+        The model is moved there for the pass and back to where it was afterwards.
+    progress : bool
+        Show a progress bar over batches.
     outputs : {"logits", "probs", "log_probs"}
         What the model returns; softmax is applied to logits only.
     autocast : bool
         On CUDA, run the forward pass under ``torch.autocast`` with bfloat16 (probabilities are
         computed in float32). Ignored on the CPU.
-    progress : bool
-        Show a progress bar over batches.
+    seed : int
+        Seed of the MC-dropout passes.
     fingerprint : bool
         For image inputs, also store :func:`image_fingerprint` (low-frequency Fourier
-        magnitudes) as ``meta["columns"]["fingerprint"]``; the sampler uses it to spot
-        near-copies (shifted, mirrored, noisier) that the model's features do not.
+        magnitudes) as ``Signals.fingerprints``; the sampler uses them to spot near-copies
+        (shifted, mirrored, noisier) that the model's features do not.
+    out : str or Path, optional
+        Write the results to this folder as they are computed, in shards of whole batches,
+        then merge them into a Signals folder there and return ``Signals.load(out)``
+        (memory-mapped). The folder is checked before the model runs. Run the same call
+        again after a crash or ``kill -9``: it probes only the batches no shard holds and
+        gives the same Signals as an uninterrupted run. A folder written with another model
+        (weights), data or settings is refused, saying what differs; a finished one with the
+        same settings is just loaded. Under an initialised torch.distributed process group
+        (e.g. ``torchrun``) each rank probes its own contiguous range of batches and rank 0
+        merges; the result equals a one-process run. Without ``out`` every rank probes
+        everything. The data are recognised by type, length, batch order and file paths, not
+        by content.
+    shard_size : int, optional
+        Items per shard with ``out`` (rounded up to whole batches; default 10,000): at most
+        this much work is lost to a kill.
+    embeddings_dtype : {"float32", "float16"}
+        Data type of the embeddings. float16 halves their size in RAM and on disk at the cost
+        of ~3 significant digits (an opt-in trade); values beyond its range are an error.
 
     Returns
     -------
     Signals
         ``probs`` (N, K), ``embeddings`` (N, D), ``labels`` (N,) when every batch had labels,
-        ``mc_probs`` (N, T, K) when asked, ``ids`` (dataset positions, or file paths for a
-        dataset with ``samples`` such as torchvision's ImageFolder), ``meta`` (model class,
-        layer, ``mc_samples``, ``classes`` when the dataset has them, and the image
-        ``fingerprint`` column; ``out_of_sample`` is unknown so absent).
+        ``mc_probs`` (N, T, K) when asked, ``fingerprints`` (N, F) for images, ``index`` (N,)
+        (each item's dataset index), ``ids`` (file paths for a dataset with ``samples`` such
+        as torchvision's ImageFolder, else ``index``), ``meta`` (model class, layer,
+        ``mc_samples``, ``classes`` when the dataset has them; ``out_of_sample`` is unknown
+        so absent).
 
     The model's train/eval mode is restored afterwards, and the pass runs in inference mode.
     """
+    signals, report = run_probe(
+        model,
+        data,
+        layer=layer,
+        mc_samples=mc_samples,
+        batch_size=batch_size,
+        device=device,
+        num_workers=num_workers,
+        progress=progress,
+        outputs=outputs,
+        autocast=autocast,
+        seed=seed,
+        fingerprint=fingerprint,
+        out=out,
+        shard_size=shard_size,
+        embeddings_dtype=embeddings_dtype,
+    )
+    if report.complete:
+        warnings.warn(
+            f"{out} already holds this probe (same model weights, data and settings), so it "
+            "was loaded, not run again. Delete the folder to probe again (e.g. when the "
+            "contents of the data changed but not its length or file names).",
+            stacklevel=2,
+        )
+    return signals
+
+
+def run_probe(
+    model: nn.Module,
+    data: Dataset | DataLoader,
+    *,
+    meta: Mapping[str, Any] | None = None,
+    **options: Any,
+) -> tuple[Signals, ProbeReport]:
+    """:func:`probe` (same options), also saying what it did: ``(signals, report)``.
+
+    ``meta`` adds JSON provenance to ``Signals.meta`` (e.g. the CLI's data source); it is not
+    part of what identifies a resumable run.
+    """
+    o = _Options(**options)
+    folder = None if o.out is None else check_output_dir(o.out, probe_run=True)
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module; got {describe(model)}.")
-    scripted = None
+    o.check()
+    layer, scripted = o.layer, None
     if isinstance(model, torch.jit.ScriptModule):  # hooks cannot run inside TorchScript
         from dataperf._loading import ScriptedModel
 
@@ -195,185 +244,283 @@ def probe(
             )
         model = scripted = ScriptedModel(model)
         layer = ScriptedModel.LAYER
-    if outputs not in _OUTPUTS:
-        raise ValueError(f"outputs must be one of {list(_OUTPUTS)}; got {outputs!r}.")
-    if isinstance(mc_samples, bool) or not isinstance(mc_samples, numbers.Integral):
-        raise TypeError(f"mc_samples must be an int >= 0; got {describe(mc_samples)}.")
-    if mc_samples < 0:
-        raise ValueError(f"mc_samples must be >= 0; got {mc_samples}.")
-    loader = _loader(data, batch_size, num_workers)
-    device = resolve_device(device)
-    dropouts = [m for m in model.modules() if isinstance(m, _DROPOUT)]
-    if mc_samples and not dropouts:
+    plan = BatchPlan(data, o.batch_size, o.num_workers)
+    device = _device(o.device)
+    if o.mc_samples and not any(isinstance(m, DROPOUT) for m in model.modules()):
         raise ValueError(
-            f"mc_samples={mc_samples} needs dropout layers (MC dropout), but "
+            f"mc_samples={o.mc_samples} needs dropout layers (MC dropout), but "
             f"{type(model).__name__} has none. Fix: use mc_samples=0, or a model with nn.Dropout."
         )
-    home = next((p.device for p in model.parameters()), device)
-    amp = (
-        torch.autocast("cuda", dtype=torch.bfloat16)
-        if autocast and device.type == "cuda"
-        else contextlib.nullcontext()
-    )
-    probs, embeds, labels, mc, prints = [], [], [], [], []
-    captured: list[torch.Tensor] = []
-    chosen = layer
-    hook = None
-    try:
-        model.to(device)
-        with _restore_modes(model), torch.inference_mode(), amp:
-            model.eval()
-            for index, batch in enumerate(_batches(loader, progress)):
-                x, y = _split_batch(batch, index)
-                x = _to(x, device)
-
-                def call(x: Any = x) -> Any:
-                    return model(**x) if isinstance(x, Mapping) else model(x)
-
-                if chosen is None:  # first batch, default layer: found during this pass
-                    output, chosen, embedding = _first_pass(model, call)
-                    hook = _capture(model, chosen, captured, use_input=True)
-                else:
-                    if hook is None:
-                        hook = _capture(model, chosen, captured, use_input=layer is None)
-                    captured.clear()
-                    output = call()
-                    if not captured:
-                        raise RuntimeError(f"layer {chosen!r} was not called in the forward pass")
-                    embedding = captured[-1]
-                scores = _logits(output)
-                probs.append(_to_probs(scores, outputs).cpu())
-                embeds.append(embedding.float().reshape(len(scores), -1).cpu())
-                labels.append(None if y is None else torch.as_tensor(y).cpu())
-                prints.append(image_fingerprint(x) if fingerprint else None)
-                if mc_samples:
-                    mc.append(_mc_pass(model, call, dropouts, mc_samples, outputs, seed, index))
-    finally:
-        if hook is not None:
-            hook.remove()
-        model.to(home)
-    if not probs:
-        raise ValueError("data is empty: probe needs at least one item")
-    if scripted is not None and not scripted.has_features:
+    job = _Pass(model, layer, device, o, plan)
+    provenance = {"model": type(model).__name__, "mc_samples": o.mc_samples, **(meta or {})}
+    if folder is None:
+        result = _in_memory(job, plan, provenance)
+    else:
+        result = _to_folder(job, plan, folder, _settings(model, layer, device, o, plan), provenance)
+    if scripted is not None and scripted.has_features is False:
         warnings.warn(
             "the TorchScript model returns only logits, so its logits serve as embeddings "
             "(weaker novelty and labelability scores). Script a forward that returns "
             "(logits, features) to probe its features.",
-            stacklevel=2,
+            stacklevel=3,
         )
-    ids = _ids(loader.dataset, sum(len(p) for p in probs))
-    meta: dict[str, Any] = {"model": type(model).__name__, "layer": chosen}
-    meta.update(mc_samples=mc_samples)
-    classes = getattr(loader.dataset, "classes", None)
-    if isinstance(classes, (list, tuple)) and len(classes) == probs[0].shape[1]:
-        meta["classes"] = [str(c) for c in classes]
-    if prints and all(f is not None for f in prints):
-        meta["columns"] = {"fingerprint": torch.cat(prints).numpy()}
-    return Signals(
-        probs=torch.cat(probs).numpy().astype(np.float64),
-        embeddings=torch.cat(embeds).numpy(),
-        labels=None if any(y is None for y in labels) else torch.cat(labels).numpy(),
-        mc_probs=torch.cat(mc).numpy().astype(np.float64) if mc else None,
-        ids=ids,
-        meta=meta,
-    )
+    return result
 
 
-#: Frequencies per axis kept by :func:`image_fingerprint`.
-FINGERPRINT_FREQUENCIES = 8
+@dataclass
+class _Options:
+    """probe's keyword options, checked."""
 
+    layer: str | None = None
+    mc_samples: int = 0
+    batch_size: int = 256
+    device: Any = None
+    num_workers: int = 0
+    progress: bool = True
+    outputs: str = "logits"
+    autocast: bool = True
+    seed: int = 0
+    fingerprint: bool = True
+    out: str | Path | None = None
+    shard_size: int | None = None
+    embeddings_dtype: str = "float32"
 
-def image_fingerprint(x: Any, frequencies: int = FINGERPRINT_FREQUENCIES) -> torch.Tensor | None:
-    """A model-independent fingerprint of each image in a batch, or None for non-images.
-
-    Built from the magnitudes of the lowest ``frequencies`` spatial frequencies (per axis) of
-    the grayscale image with its mean removed. Fourier magnitudes do not change when an image
-    is shifted (circularly); a horizontal or vertical flip only swaps the magnitudes at
-    vertical frequencies ``+f`` and ``-f``, so each such pair enters as its sum and absolute
-    difference; scaling to unit length removes brightness and contrast; pixel noise mostly
-    lives in the high frequencies that are dropped. So near-copies of an image (shifted,
-    mirrored, re-lit, noisier) have nearly the same fingerprint whatever the model's features
-    do. ``x`` is a float tensor (B, C, H, W) or (B, H, W); other inputs (token ids, dicts) have
-    no fingerprint.
-    """
-    if not isinstance(x, torch.Tensor) or not x.is_floating_point() or x.ndim not in (3, 4):
-        return None
-    gray = x.float().mean(dim=1) if x.ndim == 4 else x.float()
-    gray = gray - gray.mean(dim=(1, 2), keepdim=True)
-    spectrum = torch.fft.rfft2(gray, norm="ortho").abs()[:, :, :frequencies]
-    f = min(frequencies, (spectrum.shape[1] + 1) // 2)
-    up = spectrum[:, 1:f]  # vertical frequencies +1 .. +(f-1)
-    down = spectrum[:, spectrum.shape[1] - f + 1 :].flip(1)  # -1 .. -(f-1)
-    parts = [spectrum[:, 0], (up + down).flatten(1), (up - down).abs().flatten(1)]
-    flat = torch.cat(parts, dim=1)
-    return (flat / flat.norm(dim=1, keepdim=True).clamp_min(1e-8)).cpu()
-
-
-def _loader(data: Any, batch_size: int, num_workers: int) -> DataLoader:
-    if isinstance(data, DataLoader):
-        if isinstance(data.sampler, RandomSampler):
+    def check(self) -> None:
+        if self.outputs not in _OUTPUTS:
+            raise ValueError(f"outputs must be one of {list(_OUTPUTS)}; got {self.outputs!r}.")
+        _count(self.mc_samples, "mc_samples", 0)
+        _count(self.batch_size, "batch_size", 1)
+        if self.shard_size is not None:
+            _count(self.shard_size, "shard_size", 1)
+        if str(self.embeddings_dtype) not in _EMBEDDINGS_DTYPES:
             raise ValueError(
-                "data is a DataLoader that shuffles; probe needs items in dataset order so that "
-                "ids match positions. Fix: build it with shuffle=False."
+                f"embeddings_dtype must be one of {list(_EMBEDDINGS_DTYPES)}; got "
+                f"{self.embeddings_dtype!r}."
             )
-        return data
-    if not (hasattr(data, "__getitem__") and hasattr(data, "__len__")):
-        raise TypeError(f"data must be a Dataset or a DataLoader; got {describe(data)}.")
-    # Its own generator: iterating a DataLoader otherwise draws from torch's global RNG.
-    return DataLoader(
-        data,
-        batch_size=batch_size,
-        shuffle=False,
-        num_workers=num_workers,
-        generator=torch.Generator().manual_seed(0),
-    )
 
 
-def _batches(loader: DataLoader, progress: bool) -> Any:
-    if not progress:
-        return loader
+def _count(value: Any, name: str, low: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an int >= {low}; got {describe(value)}.")
+    if value < low:
+        raise ValueError(f"{name} must be >= {low}; got {value}.")
+
+
+def _device(device: Any) -> torch.device:
+    """The device to probe on; under torch.distributed, CUDA means ``cuda:LOCAL_RANK``."""
+    rank, size = _shards.world()
+    resolved = resolve_device(device)
+    if size > 1 and resolved.type == "cuda" and resolved.index is None:
+        local = int(os.environ.get("LOCAL_RANK", rank % max(1, torch.cuda.device_count())))
+        return torch.device("cuda", local)
+    return resolved
+
+
+# --------------------------------------------------------------------------- the loop
+class _Pass:
+    """Runs chosen global batches through the model and hands each batch's arrays to a sink."""
+
+    def __init__(self, model: nn.Module, layer: str | None, device: Any, o: _Options, plan: Any):
+        self.model, self.layer, self.device, self.o, self.plan = model, layer, device, o, plan
+
+    def run(self, todo: Sequence[int], sink: Any, position: int = 0) -> int:
+        """Probe the batches ``todo`` into ``sink``; return the number of batches seen (the
+        last global batch index + 1). ``position`` is the first item's stream position for a
+        plan that is not addressable."""
+        model, o, seen = self.model, self.o, 0
+        dropouts = [m for m in model.modules() if isinstance(m, DROPOUT)]
+        home = next((p.device for p in model.parameters()), self.device)
+        use_amp = o.autocast and self.device.type == "cuda"
+        amp = torch.autocast("cuda", dtype=torch.bfloat16) if use_amp else contextlib.nullcontext()
+        ids_of = self.plan.ids_of()
+        total = len(todo) if self.plan.addressable else None
+        tap = None
+        try:
+            model.to(self.device)
+            tap = Tap(model, self.layer)
+            with restore_modes(model), torch.inference_mode(), amp:
+                model.eval()
+                for b, batch, index in _progress(self.plan.batches(todo), total, o.progress):
+                    x, y = split_batch(batch, b)
+                    x = to_device(x, self.device)
+                    outputs = forward(
+                        model, tap, x, b, outputs=o.outputs, mc_samples=o.mc_samples,
+                        dropouts=dropouts, seed=o.seed,
+                    )  # fmt: skip
+                    if index is None:  # a stream: positions
+                        index = np.arange(position, position + len(outputs[0]))
+                        position += len(index)
+                    arrays = collect(
+                        b, x, y, index, outputs, ids_of=ids_of, fingerprint=o.fingerprint,
+                        embeddings_dtype=np.dtype(str(o.embeddings_dtype)),
+                    )  # fmt: skip
+                    sink.add(b, arrays, tap.layer)
+                    seen = b + 1
+        finally:
+            if tap is not None:
+                self.layer = tap.layer
+                tap.close()
+            model.to(home)
+        return seen
+
+
+def _progress(batches: Iterable, total: int | None, enabled: bool) -> Iterable:
+    if not enabled or _shards.world()[0] != 0:
+        return batches
     from tqdm.auto import tqdm
 
-    return tqdm(loader, desc="probe", unit="batch", leave=False)
+    return tqdm(batches, total=total, desc="probe", unit="batch", leave=False)
 
 
-def _capture(model: nn.Module, name: str, out: list, *, use_input: bool) -> Any:
-    try:
-        module = model.get_submodule(name)
-    except AttributeError:
-        names = [n for n, _ in model.named_modules() if n]
-        raise ValueError(
-            f"layer {name!r} is not a module of the model; its modules: {names[:12]}"
-        ) from None
-
-    def hook(mod: nn.Module, args: tuple, output: Any) -> None:
-        value = args[0] if use_input else output
-        if isinstance(value, (list, tuple)):
-            value = value[0]
-        out.append(value.detach())
-
-    return module.register_forward_hook(hook)
+def _meta(provenance: Mapping[str, Any], layer: str | None, dataset: Any, k: int) -> dict:
+    meta = {"model": provenance["model"], "layer": layer}
+    meta.update(provenance)
+    classes = getattr(dataset, "classes", None)
+    if isinstance(classes, (list, tuple)) and len(classes) == k and "classes" not in meta:
+        meta["classes"] = [str(c) for c in classes]
+    return meta
 
 
-def _mc_pass(
-    model: nn.Module, call: Any, dropouts: list, t: int, outputs: str, seed: int, index: int
-) -> torch.Tensor:
-    """(B, T, K) probabilities from ``t`` passes with only the dropout layers in train mode."""
-    devices = [torch.cuda.current_device()] if torch.cuda.is_available() else []
-    with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(seed * 1_000_003 + index)
-        for module in dropouts:
-            module.train()
+# --------------------------------------------------------------------------- in memory
+class _MemorySink:
+    """Keeps each batch's arrays in RAM; :meth:`arrays` joins them (an array missing from
+    any batch, such as labels, is None)."""
+
+    def __init__(self) -> None:
+        self.parts: list[dict[str, np.ndarray | None]] = []
+
+    def add(self, batch: int, arrays: dict[str, np.ndarray | None], layer: str) -> None:
+        self.parts.append(arrays)
+
+    def arrays(self) -> dict[str, np.ndarray | None]:
+        joined = {}
+        for name in self.parts[0]:
+            values = [part[name] for part in self.parts]
+            joined[name] = None if any(v is None for v in values) else np.concatenate(values)
+        return joined
+
+
+def _in_memory(job: _Pass, plan: BatchPlan, provenance: dict) -> tuple[Signals, ProbeReport]:
+    sink, seen = _MemorySink(), 0
+    todo = range(plan.count) if plan.addressable else range(0, sys.maxsize)
+    if plan.count != 0:
+        seen = job.run(todo, sink)
+    if not sink.parts:
+        raise ValueError("data is empty: probe needs at least one item")
+    arrays = sink.arrays()
+    meta = _meta(provenance, job.layer, plan.dataset, arrays["probs"].shape[1])
+    return Signals(**arrays, meta=meta), ProbeReport(batches=seen)
+
+
+# --------------------------------------------------------------------------- to a folder
+def _settings(model: nn.Module, layer: Any, device: Any, o: _Options, plan: Any) -> dict:
+    """What identifies a run in its manifest: everything that changes the results."""
+    kind = type(model)
+    return {
+        "run_format": 1,
+        "signals_version": VERSION,
+        "model": f"{kind.__module__}.{kind.__qualname__}",
+        "weights": _weights_digest(model),
+        "data": plan.describe(),
+        "layer": layer,
+        "mc_samples": o.mc_samples,
+        "seed": o.seed if o.mc_samples else None,
+        "outputs": o.outputs,
+        "fingerprint": o.fingerprint,
+        "embeddings_dtype": str(o.embeddings_dtype),
+        "device": device.type,
+        "autocast": bool(o.autocast and device.type == "cuda"),
+    }
+
+
+def _weights_digest(model: nn.Module) -> str:
+    """A hash of the bytes of every parameter and buffer in ``model.state_dict()``."""
+    digest = hashlib.blake2b(digest_size=16)
+    for name, value in model.state_dict().items():
+        if not isinstance(value, torch.Tensor):
+            digest.update(repr((name, value)).encode())
+            continue
+        flat = value.detach().cpu().contiguous().reshape(-1)
+        digest.update(f"{name} {flat.dtype} {tuple(value.shape)}\n".encode())
         try:
-            samples = [_to_probs(_logits(call()), outputs).cpu() for _ in range(t)]
-        finally:
-            for module in dropouts:
-                module.eval()
-    return torch.stack(samples, dim=1)
+            digest.update(flat.view(torch.uint8).numpy())
+        except (RuntimeError, TypeError):  # e.g. quantized tensors
+            digest.update(repr(value).encode())
+    return digest.hexdigest()
 
 
-def _ids(dataset: Any, n: int) -> np.ndarray:
-    samples = getattr(dataset, "samples", None)
-    if isinstance(samples, list) and len(samples) == n and isinstance(samples[0], tuple):
-        return np.array([str(s[0]) for s in samples])
-    return np.arange(n, dtype=np.int64)
+def _to_folder(
+    job: _Pass, plan: BatchPlan, folder: Path, settings: dict, provenance: dict
+) -> tuple[Signals, ProbeReport]:
+    rank, size = _shards.world()
+    if size > 1 and not plan.addressable:
+        raise ValueError(
+            "under torch.distributed, probe splits the batches between ranks, so it needs data "
+            "whose batches can be loaded on their own: a map-style Dataset or a plain "
+            f"DataLoader over one; got a stream ({plan.order}). Fix: pass the Dataset, or run "
+            "one process."
+        )
+    if size > 1 and job.device.type == "cuda":
+        torch.cuda.set_device(job.device)
+    error = None
+    if rank == 0:
+        try:
+            _shards.prepare_run(folder, settings)
+        except Exception as err:
+            error = err
+    _shards.agree(error)
+    try:
+        run = _shards.open_run(folder, settings)
+    except Exception as err:
+        error = err
+    _shards.agree(error)
+    report = ProbeReport(plan.count or 0, run.done_batches, run.complete, rank, size)
+    if run.complete:
+        if rank == 0:  # a kill between the merge and the removal of the shards
+            shutil.rmtree(folder / _shards.SHARDS, ignore_errors=True)
+        return Signals.load(folder), report
+    per_shard = -(-(job.o.shard_size or DEFAULT_SHARD_SIZE) // max(1, plan.batch_size))
+    sink, seen = None, 0
+    try:
+        todo, position = _todo(plan, run, folder, rank, size)
+        sink = _shards.ShardSink(folder, per_shard)
+        seen = job.run(todo, sink, position) if todo else 0
+        sink.flush()
+    except BaseException as err:
+        if sink is not None:
+            with contextlib.suppress(Exception):
+                sink.flush()  # keep the batches that finished
+        if not isinstance(err, Exception):
+            raise
+        error = err
+    _shards.agree(error)
+    if rank == 0:
+        try:
+            batches = plan.count if plan.addressable else max(seen, run.done_batches)
+            layer, k = _shards.shard_info(folder)
+            meta = _meta(provenance, job.layer or layer, plan.dataset, k)
+            _shards.merge(folder, batches, meta)
+            report = ProbeReport(batches, run.done_batches, False, rank, size)
+        except Exception as err:
+            error = err
+    _shards.agree(error)
+    return Signals.load(folder), report
+
+
+def _todo(
+    plan: BatchPlan, run: _shards.Run, folder: Path, rank: int, size: int
+) -> tuple[Sequence[int], int]:
+    """The global batches this rank still has to probe, and (for a stream) the position of
+    the first item of the first one."""
+    if not plan.addressable:  # a stream resumes after the finished prefix
+        start, prefix = 0, []
+        for first, stop in run.done:
+            if first == start:
+                start = stop
+                prefix.append((first, stop))
+        return range(start, sys.maxsize), _shards.shard_rows(folder, tuple(prefix))
+    done = np.zeros(plan.count, dtype=bool)
+    for first, stop in run.done:
+        done[first:stop] = True
+    mine = range(rank * plan.count // size, (rank + 1) * plan.count // size)
+    return [b for b in mine if not done[b]], 0

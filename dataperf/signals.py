@@ -6,40 +6,137 @@ who already have model outputs can build ``Signals`` from arrays directly.
 
 Files
 -----
-``Signals.save(folder)`` writes ``folder/signals.npz`` (the arrays) and ``folder/meta.json``
-(format name and version, provenance, the names of the per-item columns). ``Signals.load``
-reads them back with ``allow_pickle=False``: nothing is ever unpickled. Item ids are stored as
-integers or as Unicode strings (e.g. file paths), never as objects.
+``Signals.save(folder)`` writes one ``.npy`` file per array and ``meta.json`` (format name and
+version, provenance, column names) into a sibling folder, then swaps it in: a kill at any
+moment leaves the old complete folder or the new one. ``Signals.load(folder)`` opens the arrays
+memory-mapped (``mmap=True``), so N x D never has to fit in RAM, and never unpickles. Item ids
+are integers, or strings (e.g. file paths) stored compactly as a folder table plus names. The
+layout and its guarantees are described in ``dataperf._store``; folders written by format
+version 1 (``signals.npz`` + ``meta.json``) still load. :func:`check_output_dir` checks an
+output folder before any expensive work.
+
+Memory
+------
+Memory-mapped arrays are validated in chunks of rows read from their files, so memory stays
+bounded, and they stay mapped (their dtype kept: float16 embeddings stay float16);
+``signals[rows]`` copies only those rows into RAM. String ids loaded from a folder stay encoded
+until ``signals.ids`` is first read, which decodes all N of them; ``signals[rows].ids``
+decodes only those rows.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping, Sequence
+import mmap as _mmap
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from dataperf._store import (
+    FORMAT,
+    VERSION,
+    PathIds,
+    check_output_dir,
+    ids_files,
+    make_header,
+    read_folder,
+    write_folder,
+)
 from dataperf._validate import check_embeddings, check_labels, check_probs, describe
 
-__all__ = ["Signals", "FORMAT", "VERSION"]
+__all__ = ["Signals", "FORMAT", "VERSION", "check_output_dir"]
 
-FORMAT = "dataperf-signals"
-VERSION = 1
-_ARRAYS = ("probs", "embeddings", "labels", "mc_probs", "ids")
+#: The per-item arrays of Signals other than ids, in file order.
+ARRAYS = ("probs", "embeddings", "labels", "mc_probs", "fingerprints", "index")
+_CHUNK_BYTES = 32 << 20  # rows of memory-mapped arrays are validated this many bytes at a time
 
 
-def _check_ids(ids: Any, n: int) -> np.ndarray:
+def _check_ids(ids: Any, n: int) -> np.ndarray | PathIds:
+    if isinstance(ids, PathIds):
+        if len(ids) != n:
+            raise ValueError(f"ids must have {n} entries (one per item); got {len(ids)}.")
+        return ids
     ids = np.asarray(ids)
     if ids.shape != (n,):
         raise ValueError(f"ids must have shape ({n},) (one per item); got shape {ids.shape}.")
     if ids.dtype.kind in "iu":
-        return ids.astype(np.int64)
+        return ids.astype(np.int64, copy=False)
     if ids.dtype.kind in "OSU":
-        return ids.astype(str)
+        return ids.astype(str, copy=False)
     raise TypeError(f"ids must be integers or strings (e.g. file paths); got dtype {ids.dtype}.")
+
+
+def _check_index(index: Any, n: int) -> np.ndarray:
+    arr = np.asarray(index)
+    if arr.dtype == np.bool_ or arr.dtype.kind not in "iu":
+        raise TypeError(
+            f"index must be an (N,) int array of dataset positions; got {describe(index)}."
+        )
+    if arr.shape != (n,):
+        raise ValueError(f"index must have shape ({n},) (one per item); got shape {arr.shape}.")
+    if n and arr.min() < 0:
+        raise ValueError(f"index holds dataset positions, so >= 0; got {int(arr.min())}.")
+    return arr.astype(np.int64, copy=False)
+
+
+def _read_rows(array: np.memmap, start: int, stop: int) -> np.ndarray:
+    """Rows ``start:stop`` of a memory-mapped array as an in-RAM copy, read from its file when
+    possible (so the mapping's pages are not touched and do not count as resident)."""
+    row = int(np.prod(array.shape[1:], dtype=np.int64))
+    whole = isinstance(array.base, _mmap.mmap) and array.flags.c_contiguous and array.filename
+    if not whole:  # a view of a mapping: read through the map
+        return np.array(array[start:stop])
+    offset = array.offset + start * row * array.dtype.itemsize
+    flat = np.fromfile(array.filename, dtype=array.dtype, count=(stop - start) * row, offset=offset)
+    return flat.reshape((stop - start, *array.shape[1:]))
+
+
+def _checked(array: Any, n: int, check: Callable[[Any, int], np.ndarray]) -> np.ndarray:
+    """``check(array, n)`` (``n``: the rows expected); a memory-mapped array is checked in
+    chunks of rows and kept mapped, unless the check changes its values or dtype (then it is
+    checked, converted, in RAM)."""
+    if not isinstance(array, np.memmap) or array.ndim == 0 or len(array) != n or n == 0:
+        return check(array, n)
+    row_bytes = max(1, array.itemsize * int(np.prod(array.shape[1:], dtype=np.int64)))
+    step = max(1, _CHUNK_BYTES // row_bytes)
+    for start in range(0, len(array), step):
+        chunk = _read_rows(array, start, min(start + step, len(array)))
+        checked = check(chunk, len(chunk))
+        changed = checked is not chunk and (
+            checked.dtype != chunk.dtype or not np.array_equal(checked, chunk)
+        )
+        del chunk, checked  # before the next chunk is read: one chunk in RAM at a time
+        if changed:
+            return check(np.array(array), n)
+    return array
+
+
+def _rows(array: np.ndarray, n: int, name: str) -> np.ndarray:
+    if len(array) != n:
+        raise ValueError(
+            f"{name} must have one row per item: probs has {n} rows, {name} {len(array)}."
+        )
+    return array
+
+
+class _IdsField:
+    """The ``ids`` field: string ids loaded from a folder stay encoded (:class:`PathIds`) until
+    ``ids`` is first read, which decodes them once."""
+
+    def __get__(self, obj: Any, owner: Any = None) -> Any:
+        if obj is None:
+            return None  # the dataclass default
+        raw = obj.__dict__["_ids"]
+        if isinstance(raw, PathIds):
+            if "_ids_decoded" not in obj.__dict__:
+                obj.__dict__["_ids_decoded"] = raw.decode()
+            return obj.__dict__["_ids_decoded"]
+        return raw
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        obj.__dict__["_ids"] = value
 
 
 def _check_columns(columns: Any, n: int) -> dict[str, np.ndarray]:
@@ -71,17 +168,28 @@ class Signals:
         Softmax probabilities; rows sum to 1.
     embeddings : (N, D) float array, optional
         Features of each item (by default ``probe`` takes the input of the model's last linear
-        layer).
+        layer). Its float dtype is kept (float16 embeddings stay float16).
     labels : (N,) int array, optional
         Known labels in ``[0, K)``; None for an unlabelled pool.
     mc_probs : (N, T, K) float array, optional
         Probabilities from T stochastic (MC-dropout) passes.
     ids : (N,) int or str array, optional
-        Item identifiers; dataset positions ``0..N-1`` by default, file paths for image folders.
+        Item identifiers: file paths for image folders; by default ``index``.
     meta : dict, optional
         Provenance (e.g. ``model``, ``layer``, ``out_of_sample``: whether the probs come from a
         model that did not train on these items) as JSON-serialisable values, and optional
-        per-item metadata columns under ``meta["columns"]`` (name -> (N,) array).
+        per-item metadata columns under ``meta["columns"]`` (name -> (N,) array). A 2-D
+        ``meta["columns"]["fingerprint"]`` (where older versions kept it) moves to
+        ``fingerprints``.
+    fingerprints : (N, F) float array, optional
+        Model-independent image fingerprints (see ``dataperf.probing.image_fingerprint``);
+        the sampler uses them to spot near-copies.
+    index : (N,) int array, optional
+        Each item's position in the underlying Dataset (what the DataLoader's sampler gave);
+        ``0..N-1`` by default.
+
+    Arrays may be memory-mapped (``Signals.load``); they are then validated in chunks and
+    stay mapped.
 
     Examples
     --------
@@ -94,36 +202,51 @@ class Signals:
     embeddings: np.ndarray | None = None
     labels: np.ndarray | None = None
     mc_probs: np.ndarray | None = None
-    ids: np.ndarray | None = None
+    ids: np.ndarray | None = _IdsField()  # type: ignore[assignment]
     meta: dict[str, Any] = field(default_factory=dict)
+    fingerprints: np.ndarray | None = None
+    index: np.ndarray | None = None
 
     def __post_init__(self) -> None:
-        probs = check_probs(self.probs, "probs")
-        n, k = probs.shape
         set_ = object.__setattr__
+        probs = np.shape(self.probs)
+        n = probs[0] if len(probs) == 2 else -1  # check_probs says what is wrong otherwise
+        probs = _checked(self.probs, n, lambda a, rows: check_probs(a, "probs"))
+        n, k = probs.shape
         set_(self, "probs", probs)
-        if self.embeddings is not None:
-            embeddings = check_embeddings(self.embeddings, "embeddings")
-            if len(embeddings) != n:
-                raise ValueError(
-                    f"embeddings must have one row per item: probs has {n} rows, embeddings "
-                    f"{len(embeddings)}."
-                )
-            set_(self, "embeddings", embeddings)
-        if self.labels is not None:
-            set_(self, "labels", check_labels(self.labels, n, k))
-        if self.mc_probs is not None:
-            mc = np.asarray(self.mc_probs)
-            if mc.ndim != 3 or mc.shape[0] != n or mc.shape[2] != k:
-                raise ValueError(
-                    f"mc_probs must have shape (N, T, K) = ({n}, T, {k}); got {mc.shape}."
-                )
-            set_(self, "mc_probs", check_probs(mc, "mc_probs", ndim=3))
-        ids = np.arange(n, dtype=np.int64) if self.ids is None else _check_ids(self.ids, n)
-        set_(self, "ids", ids)
         if not isinstance(self.meta, Mapping):
             raise TypeError(f"meta must be a dict; got {describe(self.meta)}.")
         meta = dict(self.meta)
+        fingerprints = self.fingerprints
+        columns = meta.get("columns")
+        if fingerprints is None and isinstance(columns, Mapping):
+            if np.ndim(columns.get("fingerprint")) == 2:  # where older versions kept it
+                columns = dict(columns)
+                fingerprints = columns.pop("fingerprint")
+                meta["columns"] = columns
+                if not columns:
+                    del meta["columns"]
+        for name, value in (("embeddings", self.embeddings), ("fingerprints", fingerprints)):
+            if value is not None:
+                value = _checked(value, n, lambda a, rows, name=name: check_embeddings(a, name))
+                set_(self, name, _rows(value, n, name))
+        if self.labels is not None:
+            set_(self, "labels", _checked(self.labels, n, lambda a, rows: check_labels(a, rows, k)))
+        if self.mc_probs is not None:
+            shape = np.shape(self.mc_probs)
+            if len(shape) != 3 or shape[0] != n or shape[2] != k:
+                raise ValueError(
+                    f"mc_probs must have shape (N, T, K) = ({n}, T, {k}); got {shape}."
+                )
+            set_(
+                self,
+                "mc_probs",
+                _checked(self.mc_probs, n, lambda a, rows: check_probs(a, "mc_probs", ndim=3)),
+            )
+        index = np.arange(n, dtype=np.int64) if self.index is None else self.index
+        set_(self, "index", _checked(index, n, _check_index))
+        raw = self.__dict__["_ids"]
+        set_(self, "ids", np.array(index) if raw is None else _check_ids(raw, n))
         if "columns" in meta:
             meta["columns"] = _check_columns(meta["columns"], n)
         set_(self, "meta", meta)
@@ -138,7 +261,8 @@ class Signals:
         return self.probs.shape[1]
 
     def __getitem__(self, index: Any) -> Signals:
-        """The items at ``index`` (an index array, a boolean mask or a slice) as new Signals."""
+        """The items at ``index`` (an index array, a boolean mask or a slice) as new Signals,
+        copied into RAM (only those rows are read from memory-mapped arrays)."""
         if isinstance(index, (int, np.integer)):
             raise TypeError(
                 "Signals are indexed by an index array, a boolean mask or a slice; for one item "
@@ -147,19 +271,22 @@ class Signals:
         rows = np.arange(len(self))[index]
 
         def take(array: np.ndarray | None) -> np.ndarray | None:
-            return None if array is None else array[rows]
+            return None if array is None else np.asarray(array[rows])
 
+        raw = self.__dict__["_ids"]
         meta = dict(self.meta)
         if "columns" in meta:
-            meta["columns"] = {name: values[rows] for name, values in meta["columns"].items()}
+            meta["columns"] = {name: take(values) for name, values in meta["columns"].items()}
         return replace(
             self,
-            probs=self.probs[rows],
+            probs=take(self.probs),
             embeddings=take(self.embeddings),
             labels=take(self.labels),
             mc_probs=take(self.mc_probs),
-            ids=self.ids[rows],
+            ids=raw.take(rows) if isinstance(raw, PathIds) else take(raw),
             meta=meta,
+            fingerprints=take(self.fingerprints),
+            index=take(self.index),
         )
 
     @classmethod
@@ -189,9 +316,16 @@ class Signals:
                 raise ValueError(f"cannot concatenate {name} of different shapes {sorted(shapes)}")
             return np.concatenate(arrays)
 
-        ids = [p.ids for p in parts]
-        if len({i.dtype.kind for i in ids}) > 1:
+        raw = [p.__dict__["_ids"] for p in parts]
+        kinds = {"U" if isinstance(i, PathIds) else i.dtype.kind for i in raw}
+        if len(kinds) > 1:
             raise ValueError("cannot concatenate integer ids with string ids")
+        if any(isinstance(i, PathIds) for i in raw):
+            ids: Any = PathIds.concat(
+                [PathIds.encode(i) if isinstance(i, np.ndarray) else i for i in raw]
+            )
+        else:
+            ids = np.concatenate(raw)
         meta = dict(parts[0].meta)
         if any("out_of_sample" in p.meta for p in parts):
             meta["out_of_sample"] = all(bool(p.meta.get("out_of_sample")) for p in parts)
@@ -202,65 +336,53 @@ class Signals:
             meta["columns"] = {
                 c: np.concatenate([p.meta["columns"][c] for p in parts]) for c in names[0]
             }
-        return cls(
-            probs=joined("probs"),
-            embeddings=joined("embeddings"),
-            labels=joined("labels"),
-            mc_probs=joined("mc_probs"),
-            ids=np.concatenate(ids),
-            meta=meta,
-        )
+        return cls(**{name: joined(name) for name in ARRAYS}, ids=ids, meta=meta)
 
     # ----------------------------------------------------------------- files
     def save(self, folder: str | Path) -> Path:
-        """Write ``folder/signals.npz`` and ``folder/meta.json``; return the folder."""
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
+        """Write the Signals to ``folder`` atomically (format: ``dataperf._store``).
+
+        The folder may be missing, empty or an earlier Signals folder, which is replaced: a
+        kill at any moment leaves the old complete folder or the new one. A non-empty folder
+        that holds no Signals is refused (``ValueError``), as is an unwritable place
+        (``PermissionError``); both are checked before anything is written.
+
+        Returns
+        -------
+        Path
+            ``folder``.
+        """
         meta = {k: v for k, v in self.meta.items() if k != "columns"}
         columns = self.meta.get("columns", {})
-        try:
-            header = json.dumps(
-                {"format": FORMAT, "version": VERSION, "meta": meta, "columns": sorted(columns)},
-                indent=2,
-            )
-        except TypeError as err:
-            raise TypeError(
-                f"Signals.meta must hold JSON-serialisable values to be saved ({err}); put "
-                "per-item arrays under meta['columns'] instead."
-            ) from err
-        arrays = {n: getattr(self, n) for n in _ARRAYS if getattr(self, n) is not None}
-        arrays.update({f"column:{name}": values for name, values in columns.items()})
-        np.savez(folder / "signals.npz", **arrays)
-        (folder / "meta.json").write_text(header + "\n")
-        return folder
+        present = [name for name in ARRAYS if getattr(self, name) is not None]
+        kind, id_arrays = ids_files(self.__dict__["_ids"])
+        header = make_header(present, kind, list(columns), meta)
+        arrays = {name: getattr(self, name) for name in present}
+        arrays.update(id_arrays)
+        arrays.update({f"column_{i}": values for i, values in enumerate(columns.values())})
+        return write_folder(folder, arrays, header)
 
     @classmethod
-    def load(cls, folder: str | Path) -> Signals:
-        """Read Signals written by :meth:`save` (never unpickles)."""
-        folder = Path(folder)
-        header_path, arrays_path = folder / "meta.json", folder / "signals.npz"
-        if not header_path.is_file() or not arrays_path.is_file():
-            raise FileNotFoundError(
-                f"{folder} is not a saved Signals folder: expected meta.json and signals.npz in "
-                "it (written by Signals.save or `dataperf probe --out`)."
-            )
-        header = json.loads(header_path.read_text())
-        if header.get("format") != FORMAT:
-            raise ValueError(
-                f"{header_path} is not a {FORMAT} file (format={header.get('format')!r})"
-            )
-        if header.get("version") != VERSION:
-            raise ValueError(
-                f"{folder} holds Signals format version {header.get('version')}; this dataperf "
-                f"reads version {VERSION}. Re-create it with this version of dataperf."
-            )
-        with np.load(arrays_path, allow_pickle=False) as data:
-            arrays = {n: data[n] for n in _ARRAYS if n in data.files}
-            columns = {name: data[f"column:{name}"] for name in header.get("columns", [])}
+    def load(cls, folder: str | Path, *, mmap: bool = True) -> Signals:
+        """Read Signals written by :meth:`save` or ``probe(out=...)`` (never unpickles).
+
+        Parameters
+        ----------
+        folder : str or Path
+            A Signals folder (format version 1 or 2).
+        mmap : bool
+            Open the arrays memory-mapped, read-only (format version 2), so that they need
+            not fit in RAM; False reads them into RAM.
+        """
+        arrays, header = read_folder(folder, mmap=mmap)
+        unknown = {k for k in arrays if ":" not in k} - {*ARRAYS, "ids"}
+        if unknown:
+            raise ValueError(f"{folder} is damaged: its meta.json lists unknown arrays {unknown}")
         meta = dict(header.get("meta", {}))
+        columns = {k.split(":", 1)[1]: v for k, v in arrays.items() if k.startswith("column:")}
         if columns:
             meta["columns"] = columns
-        return cls(**arrays, meta=meta)
+        return cls(**{k: v for k, v in arrays.items() if ":" not in k}, meta=meta)
 
     def __repr__(self) -> str:
         parts = [f"N={len(self)}", f"K={self.num_classes}"]

@@ -222,7 +222,8 @@ def test_image_fingerprints_and_class_names_are_recorded(digits):
 
     conv = nn.Sequential(nn.Flatten(), nn.Linear(64, 10))
     signals = probe(conv, Images(images, y[:30]), progress=False)
-    fp = signals.meta["columns"]["fingerprint"]
+    fp = signals.fingerprints
+    assert "columns" not in signals.meta  # a typed field, not user metadata
     assert fp.shape == (30, 35) and np.allclose(np.linalg.norm(fp, axis=1), 1, atol=1e-5)
     assert signals.meta["classes"][3] == "digit 3"
     # shifted (circularly) and flipped copies have the same fingerprint; other images do not
@@ -230,7 +231,7 @@ def test_image_fingerprints_and_class_names_are_recorded(digits):
     np.testing.assert_allclose(same.numpy(), fp, atol=1e-5)
     assert np.linalg.norm(fp[0] - fp[1]) > 0.05
     flat = probe(conv, TensorDataset(x[:30].reshape(30, 64)), layer=None, progress=False)
-    assert "columns" not in flat.meta  # 2-D inputs (features, token ids) get no fingerprint
+    assert flat.fingerprints is None  # 2-D inputs (features, token ids) get no fingerprint
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
