@@ -528,7 +528,7 @@ class HardnessSampler:
         details["confidence"] = pool.probs.max(axis=1)
         return Proposal(
             indices=indices,
-            ids=pool.ids[indices],
+            ids=pool[indices].ids,
             scores={"hard": hard, "labelable": labelable, "novel": novel, "total": total},
             details=details,
             class_names=_class_names(pool, test, train),
@@ -624,10 +624,9 @@ def _novelty(
 
 
 def _fingerprints(pool: Signals, test: Signals) -> tuple[np.ndarray, np.ndarray] | None:
-    """The ``fingerprint`` columns of pool and test when both have them, of one size."""
-    a = pool.meta.get("columns", {}).get("fingerprint")
-    b = test.meta.get("columns", {}).get("fingerprint")
-    if a is None or b is None or a.ndim != 2 or a.shape[1:] != b.shape[1:]:
+    """The image fingerprints of pool and test when both have them, of one size."""
+    a, b = pool.fingerprints, test.fingerprints
+    if a is None or b is None or a.shape[1:] != b.shape[1:]:
         return None
     return check_embeddings(a, "pool fingerprint"), check_embeddings(b, "test fingerprint")
 
