@@ -131,18 +131,19 @@ def test_index_reused_across_queries_and_inputs_untouched():
 
 
 def clustered(n, d, clusters, seed):
+    """Draws around cluster centres that depend on (clusters, d) only, not on ``seed``."""
     rng = np.random.default_rng(seed)
-    centres = rng.normal(size=(clusters, d)) * 4
+    centres = np.random.default_rng([clusters, d]).normal(size=(clusters, d)) * 4
     return (centres[rng.integers(0, clusters, n)] + rng.normal(size=(n, d))).astype(np.float32)
 
 
-#: Recall floor of the approximate search on clustered data (measured: 0.99+).
-RECALL_FLOOR = 0.9
+#: Recall floor of the approximate search on clustered data.
+RECALL_FLOOR = 0.95  # measured 0.999 on this data
 
 
 def test_approximate_recall_on_clustered_data():
     pytest.importorskip("faiss", reason="search='approximate' needs faiss-cpu")
-    r = clustered(30_000, 96, 60, seed=6)  # above 64 dimensions: PCA inside the index
+    r = clustered(30_000, 96, 60, seed=6)
     x = clustered(2_000, 96, 60, seed=7)
     recall = recall_at_k(x, r, 10, metric="cosine", sample=500)
     assert recall >= RECALL_FLOOR
