@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import mmap
 from typing import Any
 
 import numpy as np
@@ -28,6 +29,35 @@ def describe(x: Any) -> str:
     return name
 
 
+# --- Reading arrays that may be memory-mapped -------------------------------------------------
+
+
+def read_rows(array: np.ndarray, start: int, stop: int) -> np.ndarray:
+    """Rows ``start:stop`` of an array as an in-RAM copy. A memory-mapped array is read from
+    its file when possible, so the mapping's pages are not touched and do not count as
+    resident memory (a pass over a file larger than RAM stays within one chunk)."""
+    if not isinstance(array, np.memmap):
+        return np.asarray(array[start:stop])
+    row = int(np.prod(array.shape[1:], dtype=np.int64))
+    whole = isinstance(array.base, mmap.mmap) and array.flags.c_contiguous and array.filename
+    if not whole:  # a view of a mapping: read through the map
+        return np.array(array[start:stop])
+    offset = array.offset + start * row * array.dtype.itemsize
+    flat = np.fromfile(array.filename, dtype=array.dtype, count=(stop - start) * row, offset=offset)
+    return flat.reshape((stop - start, *array.shape[1:]))
+
+
+def release_pages(array: Any) -> None:
+    """Drop the pages of a memory-mapped array from this process's resident memory (they stay
+    in the page cache and are read back on the next access); anything else: nothing."""
+    base = getattr(array, "base", None)
+    if isinstance(array, np.memmap) and isinstance(base, mmap.mmap) and hasattr(base, "madvise"):
+        try:
+            base.madvise(mmap.MADV_DONTNEED)
+        except (AttributeError, OSError, ValueError):  # not on this platform: keep the pages
+            pass
+
+
 # --- Array checks shared by scores, selectors and samplers -------------------------------------
 
 _SUM_TOL = 1e-3  # tolerance on probability rows summing to 1
@@ -39,7 +69,7 @@ def _as_real_array(x: Any, name: str) -> np.ndarray:
     if hasattr(x, "detach") and hasattr(x, "cpu"):  # torch tensor
         x = x.detach().cpu().numpy()
     try:
-        arr = np.asarray(x)
+        arr = x if isinstance(x, np.memmap) else np.asarray(x)  # a memory map stays one
     except (TypeError, ValueError) as err:  # ragged nested lists
         raise TypeError(
             f"{name} must be a numeric array; got {describe(x)} that NumPy cannot convert "
@@ -177,7 +207,7 @@ def check_embeddings(x: Any, name: str = "embeddings", dim: int | None = None) -
         arr = arr.astype(np.float64)
     step = max(1, 2**22 // arr.shape[1])  # rows per check: memory-mapped arrays stay on disk
     for start in range(0, arr.shape[0], step):
-        block = arr[start : start + step]
+        block = read_rows(arr, start, min(start + step, arr.shape[0]))
         if np.isfinite(block).all():
             continue
         bad = tuple(int(i) for i in np.argwhere(~np.isfinite(block))[0])

@@ -53,7 +53,13 @@ from typing import Any
 import numpy as np
 
 from dataperf._optional import require
-from dataperf._validate import check_count, check_embeddings, resolve_device
+from dataperf._validate import (
+    check_count,
+    check_embeddings,
+    read_rows,
+    release_pages,
+    resolve_device,
+)
 
 __all__ = [
     "APPROX_MIN_REFERENCE",
@@ -118,7 +124,13 @@ def _rows64(a: np.ndarray, rows: Any, metric: str, name: str = "embeddings") -> 
     Always a fresh (aligned) copy, so that a row gives the same bits wherever it sits: NumPy's
     vectorised sums may depend on the alignment of the memory they read.
     """
-    out = np.array(a[rows], dtype=np.float64)
+    if isinstance(rows, slice) and rows.step in (None, 1):  # memory maps: read, do not map
+        start, stop, _ = rows.indices(len(a))
+        out = np.array(read_rows(a, start, stop), dtype=np.float64)
+    else:
+        out = np.array(a[rows], dtype=np.float64)
+        if np.size(rows) >= 256:  # scattered reads of a memory map: do not keep its pages
+            release_pages(a)
     if metric == "cosine":
         norms = np.sqrt(np.einsum("ij,ij->i", out, out))
         if (norms == 0).any():

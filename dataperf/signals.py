@@ -26,7 +26,6 @@ decodes only those rows.
 
 from __future__ import annotations
 
-import mmap as _mmap
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -44,7 +43,13 @@ from dataperf._store import (
     read_folder,
     write_folder,
 )
-from dataperf._validate import check_embeddings, check_labels, check_probs, describe
+from dataperf._validate import (
+    check_embeddings,
+    check_labels,
+    check_probs,
+    describe,
+    read_rows,
+)
 
 __all__ = ["Signals", "FORMAT", "VERSION", "check_output_dir"]
 
@@ -81,18 +86,6 @@ def _check_index(index: Any, n: int) -> np.ndarray:
     return arr.astype(np.int64, copy=False)
 
 
-def _read_rows(array: np.memmap, start: int, stop: int) -> np.ndarray:
-    """Rows ``start:stop`` of a memory-mapped array as an in-RAM copy, read from its file when
-    possible (so the mapping's pages are not touched and do not count as resident)."""
-    row = int(np.prod(array.shape[1:], dtype=np.int64))
-    whole = isinstance(array.base, _mmap.mmap) and array.flags.c_contiguous and array.filename
-    if not whole:  # a view of a mapping: read through the map
-        return np.array(array[start:stop])
-    offset = array.offset + start * row * array.dtype.itemsize
-    flat = np.fromfile(array.filename, dtype=array.dtype, count=(stop - start) * row, offset=offset)
-    return flat.reshape((stop - start, *array.shape[1:]))
-
-
 def _checked(array: Any, n: int, check: Callable[[Any, int], np.ndarray]) -> np.ndarray:
     """``check(array, n)`` (``n``: the rows expected); a memory-mapped array is checked in
     chunks of rows and kept mapped, unless the check changes its values or dtype (then it is
@@ -102,7 +95,7 @@ def _checked(array: Any, n: int, check: Callable[[Any, int], np.ndarray]) -> np.
     row_bytes = max(1, array.itemsize * int(np.prod(array.shape[1:], dtype=np.int64)))
     step = max(1, _CHUNK_BYTES // row_bytes)
     for start in range(0, len(array), step):
-        chunk = _read_rows(array, start, min(start + step, len(array)))
+        chunk = read_rows(array, start, min(start + step, len(array)))
         checked = check(chunk, len(chunk))
         changed = checked is not chunk and (
             checked.dtype != chunk.dtype or not np.array_equal(checked, chunk)
