@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from dataperf._validate import describe, resolve_device
+from dataperf._validate import describe, read_rows, resolve_device
 
 __all__ = [
     "SELECTORS",
@@ -72,7 +72,7 @@ def _check_matrix(x: Any, name: str) -> np.ndarray | torch.Tensor:
         finite = bool(torch.isfinite(arr).all()) if arr.is_floating_point() else True
     else:
         try:
-            arr = np.asarray(x)
+            arr = x if isinstance(x, np.memmap) else np.asarray(x)  # a memory map stays one
         except (TypeError, ValueError) as err:  # ragged lists
             raise TypeError(
                 f"{name} must be an (N, D) float array; got {describe(x)}: pass a 2-D array"
@@ -82,7 +82,7 @@ def _check_matrix(x: Any, name: str) -> np.ndarray | torch.Tensor:
                 f"{name} must be a real float array; got {describe(x)}: "
                 "convert it with np.asarray(..., dtype=np.float32)"
             )
-        finite = bool(np.isfinite(arr).all()) if arr.dtype.kind == "f" else True
+        finite = arr.dtype.kind != "f" or _all_finite(arr)
     if arr.ndim != 2:
         raise ValueError(
             f"{name} must have shape (N, D); got shape {tuple(arr.shape)}: "
@@ -93,6 +93,15 @@ def _check_matrix(x: Any, name: str) -> np.ndarray | torch.Tensor:
             f"{name} must be finite; got NaN or infinite values: drop or impute those rows"
         )
     return arr
+
+
+def _all_finite(arr: np.ndarray) -> bool:
+    """Whether every value is finite, checked in chunks of rows (memory maps stay on disk)."""
+    step = max(1, 2**22 // max(1, int(np.prod(arr.shape[1:], dtype=np.int64))))
+    n = len(arr) if arr.ndim else 1
+    if arr.ndim == 0:
+        return bool(np.isfinite(arr))
+    return all(np.isfinite(read_rows(arr, a, min(a + step, n))).all() for a in range(0, n, step))
 
 
 def _check_weights(weights: Any, n: int) -> np.ndarray | None:
@@ -294,9 +303,7 @@ def kcenter_greedy(
         return t.to(device=dev, dtype=tdt)
 
     with torch.inference_mode():
-        x = to_t(x_in)
-        mu = x.mean(0)
-        x = x - mu  # centring keeps |x|^2 + |c|^2 - 2 x.c accurate
+        x, mu = _centred(x_in, dev, tdt)  # centring keeps |x|^2 + |c|^2 - 2 x.c accurate
         xx = (x * x).sum(1)
         w = None if w_np is None else torch.from_numpy(w_np).to(device=dev, dtype=tdt)
 
@@ -316,6 +323,29 @@ def kcenter_greedy(
             return _lazy_greedy(x, xx, dmin2, w, k, picked)
         finally:
             torch.set_num_threads(threads)
+
+
+def _centred(
+    x_in: np.ndarray | torch.Tensor, dev: torch.device, tdt: torch.dtype
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``x - mean(x)`` as a ``tdt`` tensor on ``dev``, and the mean. A NumPy (or memory-mapped)
+    array is read in chunks of rows, so only the result is ever held in full."""
+    if isinstance(x_in, torch.Tensor):
+        x = x_in.to(device=dev, dtype=tdt)
+        mu = x.mean(0)
+        return x - mu, mu
+    n, d = x_in.shape
+    step = max(1, 2**24 // d)
+    total = torch.zeros(d, dtype=torch.float64, device=dev)
+    for a in range(0, n, step):
+        chunk = torch.from_numpy(read_rows(x_in, a, min(a + step, n))).to(dev)
+        total += chunk.to(torch.float64).sum(0)
+    mu = (total / n).to(tdt)
+    x = torch.empty((n, d), dtype=tdt, device=dev)
+    for a in range(0, n, step):
+        chunk = torch.from_numpy(read_rows(x_in, a, min(a + step, n))).to(dev)
+        x[a : a + step] = chunk.to(tdt) - mu
+    return x, mu
 
 
 def _lazy_greedy(

@@ -279,3 +279,15 @@ X = np.random.default_rng(0).normal(size=(100, 3))
 def test_bad_input(call, err, match):
     with pytest.raises(err, match=match):
         call()
+
+
+def test_kcenter_on_a_memory_map_equals_in_memory(tmp_path):
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((3000, 16), dtype=np.float32)
+    np.save(tmp_path / "x.npy", x)
+    mapped = np.load(tmp_path / "x.npy", mmap_mode="r")
+    ref = rng.standard_normal((50, 16), dtype=np.float32)
+    np.testing.assert_array_equal(
+        kcenter_greedy(mapped, 40, reference=ref, device="cpu"),
+        kcenter_greedy(x, 40, reference=ref, device="cpu"),
+    )
