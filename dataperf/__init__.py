@@ -31,6 +31,9 @@ _EXPORTS = {
     "bench": "dataperf.bench",
     "scores": "dataperf.scores",
     "select": "dataperf.select",
+    "neighbors": "dataperf.neighbors",
+    "NeighborIndex": "dataperf.neighbors",
+    "check_output_dir": "dataperf.signals",
     "text": "dataperf.text",
     "datasets": "dataperf.datasets",
 }
@@ -38,7 +41,7 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:  # pragma: no cover
-    from dataperf import bench, curate, datasets, scores, select, text  # noqa: F401
+    from dataperf import bench, curate, datasets, neighbors, scores, select, text  # noqa: F401
     from dataperf._rng import item_rng, item_seed  # noqa: F401
     from dataperf.augment.dataset import (  # noqa: F401
         AugmentedDataset,
@@ -54,9 +57,10 @@ if TYPE_CHECKING:  # pragma: no cover
         find_weak_slices,
         select_subset,
     )
+    from dataperf.neighbors import NeighborIndex  # noqa: F401
     from dataperf.probing import probe  # noqa: F401
     from dataperf.sampler import HardnessSampler, Proposal  # noqa: F401
-    from dataperf.signals import Signals  # noqa: F401
+    from dataperf.signals import Signals, check_output_dir  # noqa: F401
 
 
 def __getattr__(name: str) -> Any:

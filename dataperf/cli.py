@@ -492,12 +492,9 @@ def _worker_error(err: BaseException) -> ValueError | None:
     return ValueError(message if sep and " " not in name else last)
 
 
-def _probe_data(model: Any, data: Any, spec: str, args: argparse.Namespace) -> Any:
-    """Run :func:`dataperf.probe` over ``data``; record its class names and source in meta."""
-    from dataclasses import replace
-
+def _probe_options(model: Any, args: argparse.Namespace) -> dict[str, Any]:
+    """The ``probe`` keyword options that the model options of ``args`` give."""
     from dataperf._loading import ScriptedModel
-    from dataperf.probing import probe
 
     _check_device(args.device)
     layer = args.layer
@@ -509,36 +506,30 @@ def _probe_data(model: Any, data: Any, spec: str, args: argparse.Namespace) -> A
                 "--layer, or pass --model module:Class --state-dict FILE."
             )
         layer = ScriptedModel.LAYER
+    return dict(
+        layer=layer,
+        mc_samples=args.mc_samples,
+        batch_size=args.batch_size,
+        device=args.device,
+        num_workers=args.workers,
+        progress=not args.no_progress,
+        outputs=args.outputs,
+        seed=args.seed,
+    )
+
+
+def _run_probe(call: Any, model: Any, spec: str) -> Any:
+    """``call()``, with errors from the model pass over ``spec`` as one-line user errors, and
+    a note when a TorchScript model gave only logits."""
+    from dataperf._loading import ScriptedModel
+
     try:
-        signals = probe(
-            model,
-            data,
-            layer=layer,
-            mc_samples=args.mc_samples,
-            batch_size=args.batch_size,
-            device=args.device,
-            num_workers=args.workers,
-            progress=not args.no_progress,
-            outputs=args.outputs,
-            seed=args.seed,
-        )
+        result = call()
     except Exception as err:
-        worker_error = _worker_error(err)
-        if worker_error is not None:
-            raise worker_error from err
-        if not isinstance(err, RuntimeError):
+        error = _probe_error(err, spec)
+        if error is None:
             raise
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        if "stack expects each tensor to be equal size" in str(err):
-            raise ValueError(
-                f"the items of {spec} differ in size and cannot be batched ({first}). Fix: "
-                "pass --image-size S to resize every image to S x S."
-            ) from err
-        raise ValueError(
-            f"running the model on {spec} failed: {first}. Fix: check that --image-size, "
-            "--grayscale, --mean/--std or --transform give the inputs the model was trained on "
-            "(set DATAPERF_TRACEBACK=1 to see the traceback)."
-        ) from err
+        raise error from err
     if isinstance(model, ScriptedModel) and model.has_features is False:
         print(
             "note: the TorchScript model returns only logits, so its logits serve as embeddings; "
@@ -546,6 +537,17 @@ def _probe_data(model: Any, data: Any, spec: str, args: argparse.Namespace) -> A
             "labelability scores.",
             file=sys.stderr,
         )
+    return result
+
+
+def _probe_data(model: Any, data: Any, spec: str, args: argparse.Namespace) -> Any:
+    """Run :func:`dataperf.probe` over ``data``; record its class names and source in meta."""
+    from dataclasses import replace
+
+    from dataperf.probing import probe
+
+    options = _probe_options(model, args)
+    signals = _run_probe(lambda: probe(model, data, **options), model, spec)
     meta = {**signals.meta, "source": spec}
     classes = getattr(data, "classes", None)
     if isinstance(classes, list) and len(classes) == signals.num_classes:
@@ -611,7 +613,6 @@ def probe_command(args: argparse.Namespace) -> int:
     they come, a rerun of the same command resumes, and under ``torchrun`` the ranks share
     the batches (see ``dataperf.probe``).
     """
-    from dataperf._loading import ScriptedModel
     from dataperf.probing import run_probe
     from dataperf.signals import check_output_dir
 
@@ -619,36 +620,16 @@ def probe_command(args: argparse.Namespace) -> int:
     _check_device(args.device)
     model = _load_model(args)
     data = _load_data(args.data, args)
-    layer = args.layer
-    if isinstance(model, ScriptedModel):
-        if layer is not None:
-            raise ValueError(
-                f"--layer {layer}: a TorchScript model hides its layers, so no layer can be "
-                "chosen. Fix: export a model whose forward returns (logits, features) and drop "
-                "--layer, or pass --model module:Class --state-dict FILE."
-            )
-        layer = ScriptedModel.LAYER
-    options = dict(layer=layer, mc_samples=args.mc_samples, batch_size=args.batch_size)
-    options.update(device=args.device, num_workers=args.workers, outputs=args.outputs)
-    options.update(progress=not args.no_progress, seed=args.seed, out=out)
-    options.update(shard_size=args.shard_size, embeddings_dtype=args.embeddings_dtype)
+    options = _probe_options(model, args)
+    options.update(out=out, shard_size=args.shard_size, embeddings_dtype=args.embeddings_dtype)
     with _process_group(args.device):
-        try:
-            signals, report = run_probe(model, data, meta={"source": args.data}, **options)
-        except Exception as err:
-            error = _probe_error(err, args.data)
-            if error is None:
-                raise
-            raise error from err
+        signals, report = _run_probe(
+            lambda: run_probe(model, data, meta={"source": args.data}, **options),
+            model,
+            args.data,
+        )
     if report.rank != 0:
         return 0
-    if isinstance(model, ScriptedModel) and model.has_features is False:
-        print(
-            "note: the TorchScript model returns only logits, so its logits serve as embeddings; "
-            "export one whose forward returns (logits, features) for better novelty and "
-            "labelability scores.",
-            file=sys.stderr,
-        )
     if report.complete:
         print(f"{out} already holds this probe (same model, data and settings): loaded it")
     elif report.resumed:
