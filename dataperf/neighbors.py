@@ -29,14 +29,15 @@ Searches
     An inverted-file search: faiss k-means splits the reference into ``2 sqrt(M)`` cells;
     queries are grouped by their nearest cell, and each group is searched, exactly as above
     (float32 products in torch, re-ranked in float64), among the rows of the 8 cells nearest
-    its own. Only a neighbour outside those cells can be missed; returned distances are exact.
-    Grouping turns the search into a few large matrix products instead of one scan per query:
-    on two CPU cores, 10^6 queries against 10^6 rows of 512 dimensions take minutes where
-    faiss's own ``IndexIVFFlat`` takes over ten. (A PCA inside the index was tried and dropped:
-    on clustered 512-dimensional data with isotropic spread, a 64- or 128-dimensional PCA kept
-    only 0.26-0.43 of the true 10 nearest among 100 candidates.) Needs the optional package
-    ``faiss-cpu`` for the k-means (``pip install "dataperf[scale]"``). :func:`recall_at_k`
-    measures what it reaches on your data.
+    its own (more cells while they hold fewer than 4,096 rows). Only a neighbour outside
+    those cells can be missed; returned distances are exact. Grouping turns the search into a
+    few large matrix products instead of one scan per query: on two CPU cores, 10^6 queries
+    against 10^6 rows of 512 dimensions take about 8 minutes, where faiss's own
+    ``IndexIVFFlat`` takes over ten for the queries alone. (A PCA inside the index was tried
+    and dropped: on clustered 512-dimensional data with isotropic spread, a 64- or
+    128-dimensional PCA kept only 0.11-0.43 of the true 10 nearest among 28-100 candidates.)
+    Needs the optional package ``faiss-cpu`` for the k-means (``pip install
+    "dataperf[scale]"``). :func:`recall_at_k` measures what it reaches on your data.
 ``"auto"`` (default)
     Exact, unless the search is large (``N * M * D`` multiply-adds above
     :data:`EXACT_MAX_WORK_CPU` on the CPU), the reference has at least
@@ -86,8 +87,10 @@ EXTRA = 16
 KD_TREE_MAX_DIM = 16
 #: The approximate search makes ``CELLS_PER_SQRT * sqrt(M)`` k-means cells of the reference...
 CELLS_PER_SQRT = 2
-#: ... and searches each query among the rows of the ``PROBES`` cells nearest to its own cell.
+#: ... and searches each query among the rows of the ``PROBES`` cells nearest to its own cell,
+#: or of more cells until they hold ``MIN_PROBED_ROWS`` rows (cheap for small references).
 PROBES = 8
+MIN_PROBED_ROWS = 4096
 #: Target bytes of one block of scores (queries x reference rows) or of gathered rows.
 BLOCK_BYTES = 64 * 2**20
 
@@ -456,12 +459,18 @@ class NeighborIndex:
             cell = _nearest_centroid(r32, centroids)
             order = torch.argsort(cell, stable=True)
             bounds = torch.searchsorted(cell[order], torch.arange(ncells + 1, device=self.device))
-            probes = min(PROBES, ncells)
-            near = torch.cdist(centroids, centroids).topk(probes, largest=False).indices
-            members = [
-                torch.cat([order[bounds[p] : bounds[p + 1]] for p in near[g].tolist()])
-                for g in range(ncells)
-            ]
+            # the PROBES nearest cells, and more while they hold fewer than MIN_PROBED_ROWS
+            sizes = (bounds[1:] - bounds[:-1]).cpu().numpy()
+            most = min(ncells, max(PROBES, 4 * math.ceil(MIN_PROBED_ROWS * ncells / m)))
+            near = torch.cdist(centroids, centroids).topk(most, largest=False).indices.cpu()
+            members = []
+            for g in range(ncells):
+                cells = near[g].numpy()
+                held = np.cumsum(sizes[cells])
+                count = max(min(PROBES, most), int(np.searchsorted(held, MIN_PROBED_ROWS)) + 1)
+                members.append(
+                    torch.cat([order[bounds[p] : bounds[p + 1]] for p in cells[:count].tolist()])
+                )
             self._cells_state = (centroids, members)
         return self._cells_state
 
