@@ -8,8 +8,10 @@ tests pass it on through ``PYTHONPATH``.
 
 from __future__ import annotations
 
+import json
 import time
 
+import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import Dataset, IterableDataset
@@ -101,3 +103,19 @@ def dist_probe(rank: int, world: int, init: str, outs: list[str]) -> None:
             assert len(signals) == 37 and (report.rank, report.world) == (rank, world)
     finally:
         dist.destroy_process_group()
+
+
+#: Every per-item field of Signals.
+FIELDS = ("probs", "embeddings", "labels", "mc_probs", "fingerprints", "index", "ids")
+
+
+def assert_identical(a, b) -> None:
+    """Bit for bit: every array (same dtype and shape), the ids and the meta."""
+    for name in FIELDS:
+        x, y = getattr(a, name), getattr(b, name)
+        assert (x is None) == (y is None), name
+        if x is not None:
+            assert x.dtype == y.dtype or x.dtype.kind == y.dtype.kind == "U", name
+            assert x.shape == y.shape and np.array_equal(x, y), name
+    dump = lambda m: json.dumps(m, default=str, sort_keys=True)  # noqa: E731
+    assert dump(a.meta) == dump(b.meta)

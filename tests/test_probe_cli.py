@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _probe_helpers import assert_identical
 
 from dataperf import cli
 from dataperf.signals import Signals
@@ -27,7 +28,6 @@ ENV = {
 # 60 images read at ~0.01 s each, 15 batches of 4, one batch per shard
 PROBE = ["probe", "--model", "_probe_helpers:net", "--data", "_probe_helpers:slow_pool"]
 PROBE += ["--batch-size", "4", "--shard-size", "4", "--mc-samples", "2", "--no-progress"]
-FIELDS = ("probs", "embeddings", "labels", "mc_probs", "fingerprints", "index", "ids")
 
 
 def start(out: Path, *extra: str, launcher: tuple[str, ...] = ()) -> subprocess.Popen:
@@ -45,13 +45,6 @@ def finish(process: subprocess.Popen) -> str:
 
 def shards(out: Path) -> int:
     return len(list((out / "shards").glob("b*.npz"))) if (out / "shards").is_dir() else 0
-
-
-def assert_identical(a: Signals, b: Signals) -> None:
-    for name in FIELDS:
-        x, y = getattr(a, name), getattr(b, name)
-        assert x.dtype == y.dtype and np.array_equal(x, y), name
-    assert a.meta == b.meta
 
 
 @pytest.fixture(scope="module")

@@ -8,26 +8,21 @@ import json
 import numpy as np
 import pytest
 import torch
-from _probe_helpers import Images, Stream, dist_probe, net, other_net, probe_images
+from _probe_helpers import (
+    Images,
+    Stream,
+    assert_identical,
+    dist_probe,
+    net,
+    other_net,
+    probe_images,
+)
 from torch import nn
 from torch.utils.data import BatchSampler, DataLoader, RandomSampler, SubsetRandomSampler
 
 from dataperf import _shards, probing
 from dataperf.probing import probe, run_probe
 from dataperf.signals import Signals
-
-FIELDS = ("probs", "embeddings", "labels", "mc_probs", "fingerprints", "index", "ids")
-
-
-def assert_identical(a: Signals, b: Signals) -> None:
-    """Bit for bit: every array (same dtype), the ids and the meta."""
-    for name in FIELDS:
-        x, y = getattr(a, name), getattr(b, name)
-        assert (x is None) == (y is None), name
-        if x is not None:
-            assert x.dtype == y.dtype or x.dtype.kind == y.dtype.kind == "U", name
-            assert x.shape == y.shape and np.array_equal(x, y), name
-    assert a.meta == b.meta
 
 
 class Crash(RuntimeError):

@@ -14,13 +14,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _probe_helpers import FIELDS, assert_identical
 
 from dataperf import signals as signals_module
 from dataperf._store import PathIds, check_output_dir, load_npz
 from dataperf.signals import Signals
 
 ROOT = Path(__file__).resolve().parents[1]
-FIELDS = ("probs", "embeddings", "labels", "mc_probs", "fingerprints", "index", "ids")
 
 
 def make(n: int = 6, k: int = 3, seed: int = 0, **kwargs) -> Signals:
@@ -33,18 +33,6 @@ def make(n: int = 6, k: int = 3, seed: int = 0, **kwargs) -> Signals:
         mc_probs=rng.dirichlet(np.ones(k), size=(n, 2)),
         fingerprints=rng.random((n, 5)),
         **kwargs,
-    )
-
-
-def assert_same(a: Signals, b: Signals) -> None:
-    for name in FIELDS:
-        x, y = getattr(a, name), getattr(b, name)
-        assert (x is None) == (y is None), name
-        if x is not None:
-            assert x.dtype == y.dtype or x.dtype.kind == y.dtype.kind == "U", name
-            assert np.array_equal(x, y), name
-    assert json.dumps(a.meta, default=str, sort_keys=True) == json.dumps(
-        b.meta, default=str, sort_keys=True
     )
 
 
@@ -70,7 +58,7 @@ def test_v2_round_trip_is_memory_mapped_and_compact(tmp_path):
         "/d/",
     ]
     loaded = Signals.load(folder)
-    assert_same(loaded, s)
+    assert_identical(loaded, s)
     for name in ("probs", "embeddings", "mc_probs", "fingerprints", "labels", "index"):
         assert isinstance(getattr(loaded, name), np.memmap), name
     assert loaded.embeddings.dtype == np.float32  # kept, not converted to float64
@@ -79,8 +67,8 @@ def test_v2_round_trip_is_memory_mapped_and_compact(tmp_path):
     assert sub.index.tolist() == [13, 10]
     in_ram = Signals.load(folder, mmap=False)
     assert not isinstance(in_ram.embeddings, np.memmap)
-    assert_same(in_ram, s)
-    assert_same(Signals.load(loaded.save(tmp_path / "again")), s)  # PathIds saved as they are
+    assert_identical(in_ram, s)
+    assert_identical(Signals.load(loaded.save(tmp_path / "again")), s)  # PathIds saved as they are
 
 
 def test_path_ids_encode_decode_take_and_concat():
@@ -95,7 +83,7 @@ def test_concat_and_indexing_keep_index_and_fingerprints(tmp_path):
     s = make(ids=PATHS, index=np.arange(6)[::-1])
     loaded = Signals.load(s.save(tmp_path / "s"))
     both = Signals.concat([loaded[np.arange(2)], s[np.arange(2, 6)]])
-    assert_same(both, s)
+    assert_identical(both, s)
     assert both.index.tolist() == [5, 4, 3, 2, 1, 0] and both.fingerprints.shape == (6, 5)
     with pytest.raises(ValueError, match="integer ids with string ids"):
         Signals.concat([loaded, make()])
@@ -261,7 +249,7 @@ def test_save_killed_at_every_step_leaves_old_or_new_complete(tmp_path):
             assert loaded.ids.tolist() == ["n/a", "n/b", "c"]
         else:
             seen.add("old")
-            assert_same(loaded, old)
+            assert_identical(loaded, old)
         if done.returncode == 0:
             break
         assert done.returncode == 9, done.stderr
