@@ -58,6 +58,20 @@ def release_pages(array: Any) -> None:
             pass
 
 
+def first_nonfinite(arr: np.ndarray) -> tuple[int, ...] | None:
+    """Index of the first NaN or infinite value of a float array, or None; checked in chunks of
+    rows read with :func:`read_rows`, so a memory-mapped array stays on disk."""
+    if arr.ndim == 0:
+        return None if np.isfinite(arr) else ()
+    step = max(1, 2**22 // max(1, int(np.prod(arr.shape[1:], dtype=np.int64))))
+    for start in range(0, len(arr), step):
+        block = read_rows(arr, start, min(start + step, len(arr)))
+        bad = np.argwhere(~np.isfinite(block))
+        if len(bad):
+            return (int(bad[0][0]) + start, *(int(i) for i in bad[0][1:]))
+    return None
+
+
 # --- Array checks shared by scores, selectors and samplers -------------------------------------
 
 _SUM_TOL = 1e-3  # tolerance on probability rows summing to 1
@@ -205,13 +219,8 @@ def check_embeddings(x: Any, name: str = "embeddings", dim: int | None = None) -
         )
     if not np.issubdtype(arr.dtype, np.floating):
         arr = arr.astype(np.float64)
-    step = max(1, 2**22 // arr.shape[1])  # rows per check: memory-mapped arrays stay on disk
-    for start in range(0, arr.shape[0], step):
-        block = read_rows(arr, start, min(start + step, arr.shape[0]))
-        if np.isfinite(block).all():
-            continue
-        bad = tuple(int(i) for i in np.argwhere(~np.isfinite(block))[0])
-        bad = (bad[0] + start, bad[1])
+    bad = first_nonfinite(arr)
+    if bad is not None:
         raise ValueError(
             f"{name} must be finite; got {arr[bad]} at index {bad}. "
             "Remove or fix rows with NaN/inf embeddings."

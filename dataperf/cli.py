@@ -496,7 +496,6 @@ def _probe_options(model: Any, args: argparse.Namespace) -> dict[str, Any]:
     """The ``probe`` keyword options that the model options of ``args`` give."""
     from dataperf._loading import ScriptedModel
 
-    _check_device(args.device)
     layer = args.layer
     if isinstance(model, ScriptedModel):
         if layer is not None:
@@ -877,7 +876,7 @@ def add_propose_arguments(parser: argparse.ArgumentParser, *, model_required: bo
         choices=["auto", "exact", "approximate"],
         default="auto",
         help="neighbour search behind the scores: exact (equal to a brute force), approximate "
-        "(a faiss index: pools of millions on a CPU; needs dataperf[scale]), or auto: by size "
+        "(k-means cells: pools of millions on a CPU; needs dataperf[scale]), or auto: by size "
         "and device (default). Ranking runs on --device (default: the GPU when there is one)",
     )
     out.add_argument(

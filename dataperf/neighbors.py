@@ -102,7 +102,8 @@ def check_search(search: Any) -> str:
     if search not in SEARCHES:
         raise ValueError(
             f"search must be one of {list(SEARCHES)}; got {search!r}. 'exact' equals a brute "
-            "force, 'approximate' uses a faiss index, 'auto' picks by size and device."
+            "force, 'approximate' searches k-means cells (needs faiss), 'auto' picks by size and "
+            "device."
         )
     return search
 
@@ -171,7 +172,7 @@ class NeighborIndex:
     """A reference set prepared for k-nearest-neighbour queries.
 
     Build it once, query it many times (the sampler asks the training set for several query
-    sets); the preparation (float32 copy on the device, k-d tree or faiss index) is made on
+    sets); the preparation (float32 copy on the device, k-d tree, k-means cells) is made on
     first use and reused.
 
     Parameters
@@ -184,7 +185,7 @@ class NeighborIndex:
     device : str or torch.device, optional
         Where the exact search runs; None: CUDA when available, else the CPU.
     seed : int
-        Seeds the sample the approximate index is trained on.
+        Seeds the sample the k-means cells of the approximate search are trained on.
     """
 
     def __init__(

@@ -405,7 +405,7 @@ class HardnessSampler:
         Geometry of the embeddings.
     search : {"auto", "exact", "approximate"}
         The neighbour search behind typicality, novelty and neighbour disagreement: exact
-        (equal to a float64 brute force), approximate (a faiss index, for pools of millions),
+        (equal to a float64 brute force), approximate (k-means cells, for pools of millions),
         or chosen by size and device; see :mod:`dataperf.neighbors`.
     device : str or torch.device, optional
         Where the exact search runs; None: CUDA when available, else the CPU.

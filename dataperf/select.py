@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from dataperf._validate import describe, read_rows, resolve_device
+from dataperf._validate import describe, first_nonfinite, read_rows, resolve_device
 
 __all__ = [
     "SELECTORS",
@@ -82,7 +82,7 @@ def _check_matrix(x: Any, name: str) -> np.ndarray | torch.Tensor:
                 f"{name} must be a real float array; got {describe(x)}: "
                 "convert it with np.asarray(..., dtype=np.float32)"
             )
-        finite = arr.dtype.kind != "f" or _all_finite(arr)
+        finite = arr.dtype.kind != "f" or first_nonfinite(arr) is None
     if arr.ndim != 2:
         raise ValueError(
             f"{name} must have shape (N, D); got shape {tuple(arr.shape)}: "
@@ -93,15 +93,6 @@ def _check_matrix(x: Any, name: str) -> np.ndarray | torch.Tensor:
             f"{name} must be finite; got NaN or infinite values: drop or impute those rows"
         )
     return arr
-
-
-def _all_finite(arr: np.ndarray) -> bool:
-    """Whether every value is finite, checked in chunks of rows (memory maps stay on disk)."""
-    step = max(1, 2**22 // max(1, int(np.prod(arr.shape[1:], dtype=np.int64))))
-    n = len(arr) if arr.ndim else 1
-    if arr.ndim == 0:
-        return bool(np.isfinite(arr))
-    return all(np.isfinite(read_rows(arr, a, min(a + step, n))).all() for a in range(0, n, step))
 
 
 def _check_weights(weights: Any, n: int) -> np.ndarray | None:
