@@ -36,12 +36,22 @@ _EXPORTS = {
     "check_output_dir": "dataperf.signals",
     "text": "dataperf.text",
     "datasets": "dataperf.datasets",
+    "InputError": "dataperf._errors",
+    "InputValueError": "dataperf._errors",
+    "InputTypeError": "dataperf._errors",
+    "MissingResourceError": "dataperf._errors",
 }
 
 __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:  # pragma: no cover
     from dataperf import bench, curate, datasets, neighbors, scores, select, text  # noqa: F401
+    from dataperf._errors import (  # noqa: F401
+        InputError,
+        InputTypeError,
+        InputValueError,
+        MissingResourceError,
+    )
     from dataperf._rng import item_rng, item_seed  # noqa: F401
     from dataperf.augment.dataset import (  # noqa: F401
         AugmentedDataset,

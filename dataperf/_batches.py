@@ -28,6 +28,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, IterableDataset, RandomSampler, SequentialSampler
 
+from dataperf._errors import InputTypeError, InputValueError
 from dataperf._validate import describe
 
 __all__ = ["BatchPlan"]
@@ -60,7 +61,7 @@ class BatchPlan:
             self._from_loader(data)
             return
         if not (hasattr(data, "__getitem__") and hasattr(data, "__len__")):
-            raise TypeError(f"data must be a Dataset or a DataLoader; got {describe(data)}.")
+            raise InputTypeError(f"data must be a Dataset or a DataLoader; got {describe(data)}.")
         self.dataset, self.loader, self.addressable = data, None, True
         self.batch_size, self.n = batch_size, len(data)
         self.count = -(-self.n // batch_size)
@@ -73,7 +74,7 @@ class BatchPlan:
 
     def _from_loader(self, loader: DataLoader) -> None:
         if isinstance(loader.sampler, RandomSampler):
-            raise ValueError(
+            raise InputValueError(
                 "data is a DataLoader that shuffles; probe reads every item once in a fixed "
                 "order (shuffling gains nothing and cannot be resumed). Fix: build it with "
                 "shuffle=False."
@@ -86,7 +87,7 @@ class BatchPlan:
         if batches is None:
             sequential = isinstance(loader.sampler, SequentialSampler)
             if not isinstance(loader.dataset, IterableDataset) and not sequential:
-                raise ValueError(
+                raise InputValueError(
                     f"data is a {type(loader).__name__} with a {type(loader.sampler).__name__} "
                     "and no batch sampler that probe can follow, so it cannot tell which item "
                     "each output belongs to. Fix: pass a plain DataLoader with batch_size set, "

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from dataperf._errors import InputTypeError, InputValueError
 from dataperf._validate import check_labels, describe
 
 __all__ = [
@@ -53,7 +54,7 @@ def split_batch(batch: Any, index: int) -> tuple[Any, Any]:
     """``(input, label or None)`` from a batch of inputs, (input, label) pairs or dicts."""
     if isinstance(batch, Mapping):
         if "input" not in batch:
-            raise ValueError(
+            raise InputValueError(
                 f"batch {index} is a dict with keys {list(batch)}; probe expects the model input "
                 "under 'input' (and the label, if any, under 'label'). Fix: have the dataset or "
                 "collate_fn return {'input': ..., 'label': ...}."
@@ -64,7 +65,7 @@ def split_batch(batch: Any, index: int) -> tuple[Any, Any]:
             return batch[0], batch[1]
         if len(batch) == 1:
             return batch[0], None
-        raise ValueError(
+        raise InputValueError(
             f"batch {index} has {len(batch)} parts; probe expects an input or (input, label). "
             "Fix: return (input, label) from the dataset, or a dict with 'input'/'label'."
         )
@@ -77,7 +78,7 @@ def _logits(output: Any) -> torch.Tensor:
     elif isinstance(output, (list, tuple)) and output:
         output = output[0]
     if not isinstance(output, torch.Tensor) or output.ndim != 2:
-        raise TypeError(
+        raise InputTypeError(
             f"the model must return class scores of shape (batch, K); got {describe(output)}. "
             "Wrap it so that forward returns logits (or an object with a .logits tensor)."
         )
@@ -124,7 +125,7 @@ class Tap:
             module = self.model.get_submodule(name)
         except AttributeError:
             names = [n for n, _ in self.model.named_modules() if n]
-            raise ValueError(
+            raise InputValueError(
                 f"layer {name!r} is not a module of the model; its modules: {names[:12]}"
             ) from None
 
@@ -169,7 +170,7 @@ def _first_pass(model: nn.Module, call: Callable[[], Any]) -> tuple[Any, str, to
         for hook in hooks:
             hook.remove()
     if not calls:
-        raise ValueError(
+        raise InputValueError(
             "probe takes embeddings from the input of the model's last nn.Linear by default, but "
             "the forward pass called no nn.Linear. Fix: pass layer='<module name>' (one of "
             f"{[n for n, _ in model.named_modules() if n][:8]})."
@@ -240,7 +241,7 @@ def collect(
     probs, embedding, mc = outputs
     n = len(probs)
     if len(index) != n:
-        raise ValueError(
+        raise InputValueError(
             f"batch {batch} has {n} model outputs but its sampler gave {len(index)} dataset "
             "indices; probe cannot tell which output belongs to which item. Fix: have the "
             "model return one row per input item."
@@ -250,7 +251,7 @@ def collect(
         stored = embeddings.astype(embeddings_dtype, copy=False)
     if stored.dtype != embeddings.dtype and np.isfinite(embeddings).all():
         if not np.isfinite(stored).all():
-            raise ValueError(
+            raise InputValueError(
                 f"the embeddings of batch {batch} exceed the {stored.dtype} range (largest "
                 f"magnitude {np.abs(embeddings).max():.4g}). Fix: use "
                 "embeddings_dtype='float32' (--embeddings-dtype float32)."

@@ -20,6 +20,8 @@ import threading
 
 import numpy as np
 
+from dataperf._errors import InputTypeError, InputValueError
+
 __all__ = ["item_rng", "item_seed", "check_seed", "check_epoch"]
 
 _MASK64 = (1 << 64) - 1
@@ -31,13 +33,15 @@ _PCG_INC = (0xDA3E39CB94B95BDB << 64 | 0x5851F42D4C957F2D) | 1
 def check_seed(seed: object, name: str = "seed") -> int:
     """Return ``seed`` as an int, or raise a clear error if it is not an integer in [0, 2**64)."""
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise TypeError(
+        raise InputTypeError(
             f"{name} must be a non-negative int; got {type(seed).__name__} {seed!r}. "
             f"Pass an integer such as {name}=0."
         )
     seed = int(seed)
     if not 0 <= seed <= _MASK64:
-        raise ValueError(f"{name} must be in [0, 2**64); got {seed}. Pass a non-negative integer.")
+        raise InputValueError(
+            f"{name} must be in [0, 2**64); got {seed}. Pass a non-negative integer."
+        )
     return seed
 
 
@@ -45,7 +49,7 @@ def check_epoch(epoch: object) -> int:
     """Return ``epoch`` as an int in [0, 2**63) (it is stored in an int64), or raise."""
     epoch = check_seed(epoch, "epoch")
     if epoch >= 2**63:
-        raise ValueError(f"epoch must be < 2**63; got {epoch}.")
+        raise InputValueError(f"epoch must be < 2**63; got {epoch}.")
     return epoch
 
 

@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from dataperf._errors import InputValueError
 from dataperf._store import (
     RUN_FILE,
     V1_ARRAYS,
@@ -130,7 +131,7 @@ def _compare(folder: Path, settings: Mapping[str, Any]) -> None:
     try:
         recorded = json.loads((folder / RUN_FILE).read_text())
     except (OSError, ValueError) as err:
-        raise ValueError(
+        raise InputValueError(
             f"{folder / RUN_FILE} cannot be read ({err}). Fix: delete {folder} to start over."
         ) from None
     mine, theirs = _flat(_normal(settings)), _flat(recorded if isinstance(recorded, dict) else {})
@@ -141,7 +142,7 @@ def _compare(folder: Path, settings: Mapping[str, Any]) -> None:
     ]
     if diffs:
         state = "finished" if is_signals_dir(folder) else "unfinished"
-        raise ValueError(
+        raise InputValueError(
             f"{folder} holds a {state} probe run with another model, data or settings ("
             + "; ".join(diffs)
             + f"). Fix: pass another output folder (--out), or delete {folder} to probe from "
@@ -161,7 +162,7 @@ def prepare_run(folder: Path, settings: Mapping[str, Any]) -> None:
             _compare(folder, settings)
             return  # else an earlier run finished no batch: nothing to resume, start afresh
     if is_signals_dir(folder) or (folder / V1_ARRAYS).is_file():
-        raise ValueError(
+        raise InputValueError(
             f"{folder} holds Signals that no probe(out=...) run wrote (it has no {RUN_FILE}), "
             "so probing there would replace them. Fix: pass another output folder (--out), or "
             f"delete {folder} first."
@@ -208,7 +209,7 @@ def shard_info(folder: Path) -> tuple[str, int]:
     """``(layer, K)``: the embedding layer and the number of classes of the shards."""
     shards = _shards(folder)
     if not shards:
-        raise ValueError(f"{folder} holds no shards: nothing was probed (is the data empty?)")
+        raise InputValueError(f"{folder} holds no shards: nothing was probed (is the data empty?)")
     with load_npz(shards[0][1]) as data:
         return str(data["layer"]), int(data["probs"].shape[1])
 
@@ -267,13 +268,13 @@ def _cover(folder: Path, batches: int | None) -> list[Path]:
     for (start, stop), path in shards:
         if start != position:
             what = "overlap" if start < position else f"miss batches [{position}, {start})"
-            raise ValueError(
+            raise InputValueError(
                 f"the shards in {folder / SHARDS} {what} (at {path.name}); was the folder "
                 f"written by two runs at once? Fix: delete {folder} and probe again."
             )
         position = stop
     if not shards or (batches is not None and position != batches):
-        raise ValueError(
+        raise InputValueError(
             f"the shards in {folder / SHARDS} cover batches [0, {position}) of {batches}; "
             "the probe is not finished. Fix: run the same probe again to finish it."
         )
@@ -293,7 +294,7 @@ def merge(folder: Path, batches: int | None, meta: Mapping[str, Any]) -> None:
             kinds.append(data["ids"].dtype.kind)
     missing = {"probs", "embeddings", "index", "ids"} - present
     if missing or len({kind in "iu" for kind in kinds}) > 1:
-        raise ValueError(
+        raise InputValueError(
             f"the shards in {folder / SHARDS} are damaged (missing {sorted(missing)}, or mixed "
             f"integer and string ids). Fix: delete {folder} and probe again."
         )

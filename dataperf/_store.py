@@ -51,6 +51,8 @@ from typing import Any
 
 import numpy as np
 
+from dataperf._errors import InputTypeError, InputValueError
+
 __all__ = [
     "FORMAT",
     "VERSION",
@@ -159,7 +161,7 @@ def make_header(
     try:
         json.dumps(header)
     except (TypeError, ValueError) as err:
-        raise TypeError(
+        raise InputTypeError(
             f"Signals.meta must hold JSON-serialisable values to be saved ({err}); put "
             "per-item arrays under meta['columns'] instead."
         ) from err
@@ -213,17 +215,17 @@ def check_output_dir(path: str | Path, *, probe_run: bool = False) -> Path:
         The folder or its parent cannot be created or written.
     """
     if not isinstance(path, (str, os.PathLike)) or not str(path):
-        raise TypeError(f"the output folder must be a str or Path; got {path!r}.")
+        raise InputTypeError(f"the output folder must be a str or Path; got {path!r}.")
     folder = Path(path).expanduser()
     if folder.exists() and not folder.is_dir():
-        raise ValueError(
+        raise InputValueError(
             f"output {folder} is a file; a Signals output is a folder. Fix: pass a folder path "
             "that does not exist yet (it is created)."
         )
     if folder.is_dir() and any(folder.iterdir()):
         known = is_signals_dir(folder) or (folder / V1_ARRAYS).is_file()
         if not known and not (probe_run and (folder / RUN_FILE).is_file()):
-            raise ValueError(
+            raise InputValueError(
                 f"output folder {folder} is not empty and holds no Signals (it has "
                 f"{_describe_folder(folder)}); writing there could destroy other files. Fix: "
                 "pass a new or empty folder."
@@ -361,16 +363,16 @@ def read_folder(folder: str | Path, *, mmap: bool = True) -> tuple[dict[str, Any
     try:
         header = json.loads(header_path.read_text())
     except ValueError as err:
-        raise ValueError(
+        raise InputValueError(
             f"{header_path} is not valid JSON ({err}); the folder is damaged."
         ) from None
     if not isinstance(header, dict) or header.get("format") != FORMAT:
-        raise ValueError(f"{header_path} is not a {FORMAT} file")
+        raise InputValueError(f"{header_path} is not a {FORMAT} file")
     version = header.get("version")
     if version == 1:
         return _read_v1(folder, header), header
     if version != VERSION:
-        raise ValueError(
+        raise InputValueError(
             f"{folder} holds Signals format version {version}; this dataperf reads versions 1 "
             f"and {VERSION}. Re-create it with this version of dataperf."
         )
@@ -413,7 +415,7 @@ def load_npz(path: Path) -> Any:
             for info in archive.infolist():
                 limit = _MAX_INFLATION * info.compress_size + (1 << 20)
                 if info.compress_type != zipfile.ZIP_STORED and info.file_size > limit:
-                    raise ValueError(
+                    raise InputValueError(
                         f"{path}: member {info.filename} would inflate from "
                         f"{info.compress_size} to {info.file_size} bytes; refused (a "
                         "decompression bomb?). Fix: re-save it with np.savez (uncompressed)."
@@ -428,10 +430,12 @@ def load_npz(path: Path) -> Any:
                     shape, _, dtype = read(member)
                     size = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
                     if size > info.file_size:
-                        raise ValueError(
+                        raise InputValueError(
                             f"{path}: member {info.filename} declares {size} bytes of data "
                             f"but holds {info.file_size}; the file is damaged."
                         )
     except zipfile.BadZipFile as err:
-        raise ValueError(f"{path} is not a readable .npz file ({err}); it is damaged.") from None
+        raise InputValueError(
+            f"{path} is not a readable .npz file ({err}); it is damaged."
+        ) from None
     return np.load(path, allow_pickle=False)

@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from dataperf._errors import InputTypeError, InputValueError
+
 
 def describe(x: Any) -> str:
     """A short description of a value for error messages: type, and shape/dtype for arrays."""
@@ -85,14 +87,14 @@ def _as_real_array(x: Any, name: str) -> np.ndarray:
     try:
         arr = x if isinstance(x, np.memmap) else np.asarray(x)  # a memory map stays one
     except (TypeError, ValueError) as err:  # ragged nested lists
-        raise TypeError(
+        raise InputTypeError(
             f"{name} must be a numeric array; got {describe(x)} that NumPy cannot convert "
             f"({err}). Pass a rectangular float array."
         ) from err
     if arr.dtype == np.bool_ or not (
         np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)
     ):
-        raise TypeError(
+        raise InputTypeError(
             f"{name} must be a real-valued (float) array; got {describe(x)}. "
             f"Convert it with np.asarray({name}, dtype=np.float64)."
         )
@@ -118,12 +120,12 @@ def check_probs(probs: Any, name: str = "probs", *, ndim: int = 2) -> np.ndarray
     arr = _as_real_array(probs, name)
     shape_txt = "(N, K)" if ndim == 2 else "(N, T, K)"
     if arr.ndim != ndim:
-        raise ValueError(
+        raise InputValueError(
             f"{name} must have shape {shape_txt}; got {arr.ndim}-D array of shape {arr.shape}."
             + (" For one sample, pass probs[None]." if arr.ndim == ndim - 1 else "")
         )
     if arr.size == 0:
-        raise ValueError(
+        raise InputValueError(
             f"{name} is empty (shape {arr.shape}); every axis of {shape_txt} must be >= 1. "
             "Pass at least one example with at least one class."
         )
@@ -131,13 +133,13 @@ def check_probs(probs: Any, name: str = "probs", *, ndim: int = 2) -> np.ndarray
     finite = np.isfinite(arr)
     if not finite.all():
         bad = tuple(int(i) for i in np.argwhere(~finite)[0])
-        raise ValueError(
+        raise InputValueError(
             f"{name} must be finite; got {arr[bad]} at index {bad}. "
             "Remove or fix NaN/inf model outputs before scoring."
         )
     lo, hi = float(arr.min()), float(arr.max())
     if lo < -_RANGE_TOL or hi > 1 + _RANGE_TOL:
-        raise ValueError(
+        raise InputValueError(
             f"{name} must lie in [0, 1]; got values in [{lo:.4g}, {hi:.4g}]. "
             "These look like logits: apply softmax first."
         )
@@ -146,7 +148,7 @@ def check_probs(probs: Any, name: str = "probs", *, ndim: int = 2) -> np.ndarray
     if off.any():
         bad = tuple(int(i) for i in np.argwhere(off)[0])
         where = f"row {bad[0]}" if len(bad) == 1 else f"row {bad}"
-        raise ValueError(
+        raise InputValueError(
             f"{name} rows must sum to 1 (softmax outputs); {where} sums to {sums[bad]:.4g}. "
             "Apply softmax to logits first."
         )
@@ -171,17 +173,17 @@ def check_labels(labels: Any, n: int, k: int | None, name: str = "labels") -> np
         labels = labels.detach().cpu().numpy()
     arr = np.asarray(labels)
     if arr.dtype == np.bool_ or not np.issubdtype(arr.dtype, np.integer):
-        raise TypeError(
+        raise InputTypeError(
             f"{name} must be an integer array of class indices; got {describe(labels)}. "
             f"Convert with np.asarray({name}).astype(np.int64) (one-hot labels: .argmax(1))."
         )
     if arr.ndim != 1:
-        raise ValueError(
+        raise InputValueError(
             f"{name} must have shape (N,); got shape {arr.shape}. "
             "Pass one class index per example (one-hot labels: .argmax(1))."
         )
     if len(arr) != n:
-        raise ValueError(
+        raise InputValueError(
             f"{name} must have one entry per example: expected {n}, got {len(arr)}. "
             "Check that labels and scores come from the same examples."
         )
@@ -189,7 +191,7 @@ def check_labels(labels: Any, n: int, k: int | None, name: str = "labels") -> np
     if n and (arr.min() < 0 or arr.max() >= upper):
         bad = int(np.argmax((arr < 0) | (arr >= upper)))
         allowed = ">= 0" if k is None else f"in [0, {k})"
-        raise ValueError(
+        raise InputValueError(
             f"{name} must be class indices {allowed}; got {int(arr[bad])} at position {bad}. "
             "Check that labels use the same class numbering as the model outputs."
         )
@@ -204,16 +206,16 @@ def check_embeddings(x: Any, name: str = "embeddings", dim: int | None = None) -
     """
     arr = _as_real_array(x, name)
     if arr.ndim != 2:
-        raise ValueError(
+        raise InputValueError(
             f"{name} must have shape (N, D); got {arr.ndim}-D array of shape {arr.shape}. "
             + ("Use x.reshape(len(x), -1) to flatten." if arr.ndim > 2 else "Use x[None].")
         )
     if arr.shape[0] == 0 or arr.shape[1] == 0:
-        raise ValueError(
+        raise InputValueError(
             f"{name} is empty (shape {arr.shape}); need N >= 1 rows of D >= 1 features."
         )
     if dim is not None and arr.shape[1] != dim:
-        raise ValueError(
+        raise InputValueError(
             f"{name} must have D = {dim} features to match the other embeddings; "
             f"got shape {arr.shape}. Take both from the same model layer."
         )
@@ -221,7 +223,7 @@ def check_embeddings(x: Any, name: str = "embeddings", dim: int | None = None) -
         arr = arr.astype(np.float64)
     bad = first_nonfinite(arr)
     if bad is not None:
-        raise ValueError(
+        raise InputValueError(
             f"{name} must be finite; got {arr[bad]} at index {bad}. "
             "Remove or fix rows with NaN/inf embeddings."
         )
@@ -231,10 +233,10 @@ def check_embeddings(x: Any, name: str = "embeddings", dim: int | None = None) -
 def check_count(k: Any, upper: int, name: str = "k", *, what: str = "reference points") -> int:
     """Validate an integer count ``1 <= k <= upper`` and return it as ``int``."""
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
-        raise TypeError(f"{name} must be an int; got {describe(k)}.")
+        raise InputTypeError(f"{name} must be an int; got {describe(k)}.")
     k = int(k)
     if k < 1 or k > upper:
-        raise ValueError(
+        raise InputValueError(
             f"{name} must be between 1 and the number of {what} ({upper}); got {k}. "
             f"Pass a {name} in that range."
         )
@@ -250,7 +252,7 @@ def check_indices(idx: Any, k: int, n: int, name: str) -> np.ndarray:
         or len(np.unique(arr)) != k
         or (k and (arr.min() < 0 or arr.max() >= n))
     ):
-        raise ValueError(
+        raise InputValueError(
             f"method {name!r} must return {k} distinct int indices in [0, {n}); got "
             f"{describe(idx)}. Fix: return a ({k},) int array of distinct positions."
         )
@@ -266,6 +268,6 @@ def resolve_device(device: Any) -> Any:
     try:
         return torch.device(device)
     except (TypeError, RuntimeError) as err:
-        raise ValueError(
+        raise InputValueError(
             f"device must be None, 'cpu', 'cuda' or a torch.device; got {device!r}."
         ) from err

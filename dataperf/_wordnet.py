@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from dataperf._errors import MissingResourceError
+from dataperf._errors import InputValueError, MissingResourceError
 
 __all__ = [
     "MissingResourceError",
@@ -296,7 +296,7 @@ def _check_count(value: object, name: str, *, allow_none: bool = False) -> int |
     if value is None and allow_none:
         return None
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
-        raise ValueError(
+        raise InputValueError(
             f"{name} must be a non-negative int{' or None' if allow_none else ''}; "
             f"got {value!r}. Pass e.g. {name}=10."
         )
@@ -336,7 +336,7 @@ def wordnet_sentences(
     lo = _check_count(min_words, "min_words")
     hi = _check_count(max_words, "max_words")
     if lo > hi:
-        raise ValueError(
+        raise InputValueError(
             f"min_words must be <= max_words; got min_words={lo}, max_words={hi}. "
             "Swap or widen the bounds."
         )

@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from dataperf._errors import MissingResourceError
+from dataperf._errors import InputValueError, MissingResourceError
 
 
 def _load_images(source: str, n: int, seed: int) -> tuple[np.ndarray, np.ndarray, str]:
@@ -475,7 +475,7 @@ def _check_device(device: str | None) -> None:
 
     if device is not None and torch.device(device).type == "cuda":
         if not torch.cuda.is_available():
-            raise ValueError(
+            raise InputValueError(
                 f"--device {device}: no CUDA GPU is visible to PyTorch here. Fix: run on a "
                 "machine with a GPU (and a CUDA build of torch), or pass --device cpu."
             )
@@ -499,7 +499,7 @@ def _probe_options(model: Any, args: argparse.Namespace) -> dict[str, Any]:
     layer = args.layer
     if isinstance(model, ScriptedModel):
         if layer is not None:
-            raise ValueError(
+            raise InputValueError(
                 f"--layer {layer}: a TorchScript model hides its layers, so no layer can be "
                 "chosen. Fix: export a model whose forward returns (logits, features) and drop "
                 "--layer, or pass --model module:Class --state-dict FILE."
@@ -660,7 +660,7 @@ def _resolve_sources(args: argparse.Namespace) -> tuple[dict[str, Any], Any]:
     data_sources = [n for n, src in sources.items() if not _is_signals_dir(src)]
     if data_sources and args.model is None:
         named = ", ".join(f"--{n} {sources[n]}" for n in data_sources)
-        raise ValueError(
+        raise InputValueError(
             f"{named}: not a saved Signals folder (written by dataperf probe or Signals.save), "
             "so it is data that must be probed first, and no --model was given. Fix: pass "
             "--model SPEC (and --state-dict FILE if needed), or pass Signals folders written by "
@@ -714,7 +714,7 @@ def _write_sheet(args: argparse.Namespace, pool: Any, signals: Any, proposal: An
     images = _sheet_images(pool, signals, proposal, args.image_root, explicit=explicit)
     if images is None:
         if explicit:
-            raise ValueError(
+            raise InputValueError(
                 f"--sheet {args.sheet}: the pool is not images (got ids such as "
                 f"{proposal.ids[0]!s}); a contact sheet needs an image folder, a .npy image "
                 "array, or Signals whose ids are paths of existing image files (see --image-root)."
@@ -752,7 +752,7 @@ def propose_command(args: argparse.Namespace) -> int:
     resolved, model = _resolve_sources(args)
     pool_size = len(resolved["pool"])
     if args.k > pool_size:
-        raise ValueError(
+        raise InputValueError(
             f"--k {args.k} is more than the {pool_size} items of the pool {args.pool}. Fix: pass "
             f"--k {pool_size} or less, or a larger pool."
         )
@@ -961,7 +961,7 @@ def bench_command(args: argparse.Namespace) -> int:
         if name in methods:
             name = spec
         if name in methods:
-            raise ValueError(f"--method {spec!r} is given twice; name each method once.")
+            raise InputValueError(f"--method {spec!r} is given twice; name each method once.")
         methods[name] = method
     out = Path(args.out)
     start = time.perf_counter()

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dataperf._errors import MissingResourceError
+from dataperf._errors import InputValueError, MissingResourceError
 
 __all__ = [
     "FASHION_MNIST_CLASSES",
@@ -61,7 +61,7 @@ def _read_idx(path: Path) -> np.ndarray:
         data = handle.read()
     zero, dtype_code, ndim = data[0:2], data[2], data[3]
     if zero != b"\x00\x00" or dtype_code != 0x08:
-        raise ValueError(f"{path} is not an IDX file of unsigned bytes (header {data[:4]!r})")
+        raise InputValueError(f"{path} is not an IDX file of unsigned bytes (header {data[:4]!r})")
     shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     # a writable copy: torch.from_numpy warns on (and cannot protect) read-only buffers
     return np.frombuffer(bytearray(data), dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
@@ -81,7 +81,7 @@ def load_fashion_mnist(split: str = "test") -> tuple[np.ndarray, np.ndarray]:
     labels : (N,) int64 array, classes 0-9 named in ``FASHION_MNIST_CLASSES``
     """
     if split not in _FASHION_FILES:
-        raise ValueError(f"split must be one of {sorted(_FASHION_FILES)}; got {split!r}")
+        raise InputValueError(f"split must be one of {sorted(_FASHION_FILES)}; got {split!r}")
     folder = fashion_mnist_dir()
     if folder is None:
         raise MissingResourceError(

@@ -53,6 +53,7 @@ from typing import Any
 
 import numpy as np
 
+from dataperf._errors import InputValueError
 from dataperf._optional import require
 from dataperf._validate import (
     check_count,
@@ -100,7 +101,7 @@ _U64 = 2.0**-53
 def check_search(search: Any) -> str:
     """Validate a ``search=`` option and return it."""
     if search not in SEARCHES:
-        raise ValueError(
+        raise InputValueError(
             f"search must be one of {list(SEARCHES)}; got {search!r}. 'exact' equals a brute "
             "force, 'approximate' searches k-means cells (needs faiss), 'auto' picks by size and "
             "device."
@@ -110,7 +111,7 @@ def check_search(search: Any) -> str:
 
 def _check_metric(metric: Any) -> str:
     if metric not in METRICS:
-        raise ValueError(f"metric must be one of {METRICS}; got {metric!r}.")
+        raise InputValueError(f"metric must be one of {METRICS}; got {metric!r}.")
     return metric
 
 
@@ -118,7 +119,7 @@ def _check_batch(value: Any, name: str) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive int or None (automatic); got {value!r}.")
+        raise InputValueError(f"{name} must be a positive int or None (automatic); got {value!r}.")
     return int(value)
 
 
@@ -139,7 +140,7 @@ def _rows64(a: np.ndarray, rows: Any, metric: str, name: str = "embeddings") -> 
         norms = np.sqrt(np.einsum("ij,ij->i", out, out))
         if (norms == 0).any():
             bad = int(np.arange(len(a))[rows][np.argmin(norms)])
-            raise ValueError(
+            raise InputValueError(
                 f"{name} has an all-zero row (index {bad}); the cosine metric is undefined for "
                 "it. Use metric='euclidean' or drop zero rows."
             )
@@ -246,7 +247,7 @@ class NeighborIndex:
         x = check_embeddings(x, "embeddings", dim=d)
         n = x.shape[0]
         if exclude_self and n != m:
-            raise ValueError(
+            raise InputValueError(
                 f"exclude_self needs x and reference to be the same rows; got {n} and {m} rows."
             )
         k = check_count(

@@ -41,6 +41,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from dataperf import _shards
 from dataperf._batches import BatchPlan
+from dataperf._errors import InputTypeError, InputValueError
 from dataperf._forward import (
     DROPOUT,
     FINGERPRINT_FREQUENCIES,
@@ -230,14 +231,14 @@ def run_probe(
     o = _Options(**options)
     folder = None if o.out is None else check_output_dir(o.out, probe_run=True)
     if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module; got {describe(model)}.")
+        raise InputTypeError(f"model must be a torch.nn.Module; got {describe(model)}.")
     o.check()
     layer, scripted = o.layer, None
     if isinstance(model, torch.jit.ScriptModule):  # hooks cannot run inside TorchScript
         from dataperf._loading import ScriptedModel
 
         if layer is not None:
-            raise ValueError(
+            raise InputValueError(
                 f"layer={layer!r} cannot be used with a TorchScript model: forward hooks do not "
                 "run inside TorchScript. Fix: script a forward that returns (logits, features) "
                 "(the features become the embeddings), or probe the eager nn.Module."
@@ -247,7 +248,7 @@ def run_probe(
     plan = BatchPlan(data, o.batch_size, o.num_workers)
     device = _device(o.device)
     if o.mc_samples and not any(isinstance(m, DROPOUT) for m in model.modules()):
-        raise ValueError(
+        raise InputValueError(
             f"mc_samples={o.mc_samples} needs dropout layers (MC dropout), but "
             f"{type(model).__name__} has none. Fix: use mc_samples=0, or a model with nn.Dropout."
         )
@@ -287,13 +288,13 @@ class _Options:
 
     def check(self) -> None:
         if self.outputs not in _OUTPUTS:
-            raise ValueError(f"outputs must be one of {list(_OUTPUTS)}; got {self.outputs!r}.")
+            raise InputValueError(f"outputs must be one of {list(_OUTPUTS)}; got {self.outputs!r}.")
         _count(self.mc_samples, "mc_samples", 0)
         _count(self.batch_size, "batch_size", 1)
         if self.shard_size is not None:
             _count(self.shard_size, "shard_size", 1)
         if str(self.embeddings_dtype) not in _EMBEDDINGS_DTYPES:
-            raise ValueError(
+            raise InputValueError(
                 f"embeddings_dtype must be one of {list(_EMBEDDINGS_DTYPES)}; got "
                 f"{self.embeddings_dtype!r}."
             )
@@ -301,9 +302,9 @@ class _Options:
 
 def _count(value: Any, name: str, low: int) -> None:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int >= {low}; got {describe(value)}.")
+        raise InputTypeError(f"{name} must be an int >= {low}; got {describe(value)}.")
     if value < low:
-        raise ValueError(f"{name} must be >= {low}; got {value}.")
+        raise InputValueError(f"{name} must be >= {low}; got {value}.")
 
 
 def _device(device: Any) -> torch.device:
@@ -406,7 +407,7 @@ def _in_memory(job: _Pass, plan: BatchPlan, provenance: dict) -> tuple[Signals, 
     if plan.count != 0:
         seen = job.run(todo, sink)
     if not sink.parts:
-        raise ValueError("data is empty: probe needs at least one item")
+        raise InputValueError("data is empty: probe needs at least one item")
     arrays = sink.arrays()
     meta = _meta(provenance, job.layer, plan.dataset, arrays["probs"].shape[1])
     return Signals(**arrays, meta=meta), ProbeReport(batches=seen)
@@ -454,7 +455,7 @@ def _to_folder(
 ) -> tuple[Signals, ProbeReport]:
     rank, size = _shards.world()
     if size > 1 and not plan.addressable:
-        raise ValueError(
+        raise InputValueError(
             "under torch.distributed, probe splits the batches between ranks, so it needs data "
             "whose batches can be loaded on their own: a map-style Dataset or a plain "
             f"DataLoader over one; got a stream ({plan.order}). Fix: pass the Dataset, or run "

@@ -46,6 +46,7 @@ from typing import Any
 
 import numpy as np
 
+from dataperf._errors import InputTypeError, InputValueError
 from dataperf._validate import check_count, check_embeddings, describe, resolve_device
 from dataperf.neighbors import NeighborIndex, check_search
 from dataperf.scores import bald, entropy
@@ -353,26 +354,26 @@ def _diverse_greedy(
 
 def _check_signals(s: Any, name: str, *, pool_dims: tuple[int, int] | None) -> Signals:
     if not isinstance(s, Signals):
-        raise TypeError(
+        raise InputTypeError(
             f"{name} must be dataperf.Signals (from dataperf.probe or Signals(probs=..., "
             f"embeddings=...)); got {describe(s)}."
         )
     if len(s) == 0:
-        raise ValueError(f"{name} is empty (0 items); pass at least one item.")
+        raise InputValueError(f"{name} is empty (0 items); pass at least one item.")
     if s.embeddings is None:
-        raise ValueError(
+        raise InputValueError(
             f"{name} has no embeddings; the sampler needs them for labelability, novelty and "
             "diversity. Probe with dataperf.probe (it collects them) or pass embeddings=."
         )
     if pool_dims is not None:
         k, d = pool_dims
         if s.num_classes != k:
-            raise ValueError(
+            raise InputValueError(
                 f"{name} has K={s.num_classes} classes but the pool has K={k}; take pool, test "
                 "and train signals from the same model."
             )
         if s.embeddings.shape[1] != d:
-            raise ValueError(
+            raise InputValueError(
                 f"{name} embeddings have D={s.embeddings.shape[1]} features but the pool's have "
                 f"D={d}; take them from the same model layer."
             )
@@ -428,21 +429,21 @@ class HardnessSampler:
 
     def __post_init__(self) -> None:
         if isinstance(self.k, bool) or not isinstance(self.k, numbers.Integral) or self.k < 1:
-            raise ValueError(f"k must be an int >= 1; got {self.k!r}.")
+            raise InputValueError(f"k must be an int >= 1; got {self.k!r}.")
         weights = dict(self.weights or {})
         unknown = set(weights) - set(COMPONENTS)
         if unknown:
-            raise ValueError(
+            raise InputValueError(
                 f"weights has unknown component(s) {sorted(unknown)}; valid: {list(COMPONENTS)}."
             )
         for name, w in weights.items():
             if not isinstance(w, numbers.Real) or not np.isfinite(w) or w < 0:
-                raise ValueError(f"weights[{name!r}] must be a finite number >= 0; got {w!r}.")
+                raise InputValueError(f"weights[{name!r}] must be a finite number >= 0; got {w!r}.")
         self.weights = {c: float(weights.get(c, 1.0)) for c in COMPONENTS}
         if not isinstance(self.diversity, numbers.Real) or not self.diversity >= 0:
-            raise ValueError(f"diversity must be a number >= 0; got {self.diversity!r}.")
+            raise InputValueError(f"diversity must be a number >= 0; got {self.diversity!r}.")
         if self.metric not in ("cosine", "euclidean"):
-            raise ValueError(f"metric must be 'cosine' or 'euclidean'; got {self.metric!r}.")
+            raise InputValueError(f"metric must be 'cosine' or 'euclidean'; got {self.metric!r}.")
         check_count(self.neighbors, 10**6, "neighbors", what="allowed neighbours")
         check_search(self.search)
         resolve_device(self.device)
@@ -559,11 +560,11 @@ class HardnessSampler:
             value = value(pool, test=test, train=train)
         arr = np.asarray(value, dtype=np.float64)
         if arr.shape != (len(pool),) or not np.isfinite(arr).all():
-            raise ValueError(
+            raise InputValueError(
                 f"labelability must be a finite (N,) = ({len(pool)},) array; got {describe(value)}."
             )
         if (arr < 0).any() or (arr > 1).any():
-            raise ValueError(
+            raise InputValueError(
                 f"labelability must lie in [0, 1]; got values in [{arr.min():.3g}, "
                 f"{arr.max():.3g}]. Rescale it, e.g. x / x.max()."
             )

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from dataperf._errors import InputTypeError, InputValueError
 from dataperf._validate import check_embeddings, check_labels, check_probs, describe
 from dataperf.neighbors import nearest_neighbors
 
@@ -87,7 +88,7 @@ def margin(probs: Any) -> np.ndarray:
     """
     p = check_probs(probs)
     if p.shape[1] < 2:
-        raise ValueError(
+        raise InputValueError(
             f"margin needs at least 2 classes; got probs of shape {p.shape}. "
             "Use entropy or least_confidence for a single-output model."
         )
@@ -164,7 +165,7 @@ def loss(probs: Any, labels: Any) -> np.ndarray:
     (N,) float64 array, ``>= 0``.
     """
     if labels is None:
-        raise ValueError(
+        raise InputValueError(
             "loss needs the true labels, got labels=None (e.g. the Signals of an unlabelled "
             "pool). Fix: pass labels, or use a score that needs none: entropy, margin, "
             "least_confidence, or bald with MC-dropout samples."
@@ -192,11 +193,11 @@ def get_score(name: str) -> Callable[[Any], np.ndarray]:
         For an unknown name; the message lists the valid names.
     """
     if not isinstance(name, str):
-        raise TypeError(f"score name must be a str; got {describe(name)}.")
+        raise InputTypeError(f"score name must be a str; got {describe(name)}.")
     try:
         return SCORES[name]
     except KeyError:
-        raise ValueError(
+        raise InputValueError(
             f"unknown score {name!r}; valid names: {', '.join(sorted(SCORES))}."
         ) from None
 
@@ -236,7 +237,7 @@ def novelty(
     (N,) float64 array, ``>= 0``; 0 for an exact copy of a reference row.
     """
     if reference is not None and np.size(reference) == 0:
-        raise ValueError(
+        raise InputValueError(
             f"reference is empty ({describe(reference)}); novelty needs at least one "
             "reference embedding. Pass the embeddings of the set to be novel against."
         )
@@ -339,14 +340,14 @@ def knn_label_agreement(
     (N,) float64 array in ``[0, 1]``.
     """
     if probs is None:
-        raise TypeError(
+        raise InputTypeError(
             "knn_label_agreement needs probs=(N, K) softmax outputs for the embeddings "
             "(the predicted class is their argmax); got probs=None."
         )
     p = check_probs(probs)
     x = check_embeddings(embeddings, "embeddings")
     if p.shape[0] != x.shape[0]:
-        raise ValueError(
+        raise InputValueError(
             f"probs must have one row per embedding: expected {x.shape[0]} rows, got "
             f"{p.shape[0]}. Take both from the same examples."
         )

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from dataperf._errors import InputTypeError, InputValueError
 from dataperf._validate import describe, first_nonfinite, read_rows, resolve_device
 
 __all__ = [
@@ -44,14 +45,16 @@ __all__ = [
 
 def _check_k(k: Any, n: int) -> int:
     if isinstance(k, bool) or not isinstance(k, numbers.Integral):
-        raise TypeError(f"k must be an int; got {describe(k)}: pass a whole number such as k=10")
+        raise InputTypeError(
+            f"k must be an int; got {describe(k)}: pass a whole number such as k=10"
+        )
     k = int(k)
     if n == 0:
-        raise ValueError("the pool is empty (N=0): pass at least one candidate to select from")
+        raise InputValueError("the pool is empty (N=0): pass at least one candidate to select from")
     if k < 1:
-        raise ValueError(f"k must be at least 1; got k={k}: ask for one or more items")
+        raise InputValueError(f"k must be at least 1; got k={k}: ask for one or more items")
     if k > n:
-        raise ValueError(
+        raise InputValueError(
             f"k={k} is larger than the pool (N={n}): ask for at most {n}, or add candidates"
         )
     return k
@@ -67,29 +70,29 @@ def _check_matrix(x: Any, name: str) -> np.ndarray | torch.Tensor:
     """Validate an (N, D) finite real matrix; returns a numpy array or the given tensor."""
     if isinstance(x, torch.Tensor):
         if x.is_complex() or x.dtype == torch.bool:
-            raise TypeError(f"{name} must be a real float array; got {describe(x)}")
+            raise InputTypeError(f"{name} must be a real float array; got {describe(x)}")
         arr: np.ndarray | torch.Tensor = x.detach()
         finite = bool(torch.isfinite(arr).all()) if arr.is_floating_point() else True
     else:
         try:
             arr = x if isinstance(x, np.memmap) else np.asarray(x)  # a memory map stays one
         except (TypeError, ValueError) as err:  # ragged lists
-            raise TypeError(
+            raise InputTypeError(
                 f"{name} must be an (N, D) float array; got {describe(x)}: pass a 2-D array"
             ) from err
         if arr.dtype.kind not in "fiu":
-            raise TypeError(
+            raise InputTypeError(
                 f"{name} must be a real float array; got {describe(x)}: "
                 "convert it with np.asarray(..., dtype=np.float32)"
             )
         finite = arr.dtype.kind != "f" or first_nonfinite(arr) is None
     if arr.ndim != 2:
-        raise ValueError(
+        raise InputValueError(
             f"{name} must have shape (N, D); got shape {tuple(arr.shape)}: "
             "pass one row per item (reshape a single item with x[None])"
         )
     if not finite:
-        raise ValueError(
+        raise InputValueError(
             f"{name} must be finite; got NaN or infinite values: drop or impute those rows"
         )
     return arr
@@ -100,16 +103,16 @@ def _check_weights(weights: Any, n: int) -> np.ndarray | None:
         return None
     w = _as_numpy(weights)
     if w.dtype.kind not in "fiu":
-        raise TypeError(f"weights must be a real (N,) array; got {describe(weights)}")
+        raise InputTypeError(f"weights must be a real (N,) array; got {describe(weights)}")
     w = w.astype(np.float64)
     if w.shape != (n,):
-        raise ValueError(
+        raise InputValueError(
             f"weights must have shape (N,) == ({n},), one per pool item; got shape {w.shape}"
         )
     if not np.isfinite(w).all():
-        raise ValueError("weights must be finite; got NaN or infinite values: replace them")
+        raise InputValueError("weights must be finite; got NaN or infinite values: replace them")
     if (w < 0).any():
-        raise ValueError(
+        raise InputValueError(
             f"weights must be >= 0; got a minimum of {w.min():.4g}: "
             "shift or clip the scores (e.g. np.clip(w, 0, None)) before passing them"
         )
@@ -139,15 +142,15 @@ def top_k(scores: Any, k: int) -> np.ndarray:
     """
     s = _as_numpy(scores)
     if s.dtype.kind not in "fiub":
-        raise TypeError(f"scores must be a real (N,) array; got {describe(scores)}")
+        raise InputTypeError(f"scores must be a real (N,) array; got {describe(scores)}")
     if s.ndim != 1:
-        raise ValueError(
+        raise InputValueError(
             f"scores must have shape (N,); got shape {s.shape}: pass one score per item"
         )
     k = _check_k(k, s.shape[0])
     s = s.astype(np.float64)
     if np.isnan(s).any():
-        raise ValueError("scores must not contain NaN: drop or impute those items first")
+        raise InputValueError("scores must not contain NaN: drop or impute those items first")
     return np.argsort(-s, kind="stable")[:k].astype(np.int64)
 
 
@@ -168,7 +171,7 @@ def random(n: int, k: int, *, seed: int = 0) -> np.ndarray:
     (k,) int64 array
     """
     if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 0:
-        raise TypeError(f"n must be a non-negative int (the pool size); got {describe(n)}")
+        raise InputTypeError(f"n must be a non-negative int (the pool size); got {describe(n)}")
     k = _check_k(k, int(n))
     rng = np.random.default_rng(seed)
     return rng.choice(int(n), size=k, replace=False).astype(np.int64)
@@ -270,16 +273,16 @@ def kcenter_greedy(
     k = _check_k(k, n)
     w_np = _check_weights(weights, n)
     if dtype not in ("float32", "float64"):
-        raise ValueError(f"dtype must be 'float32' or 'float64'; got {dtype!r}")
+        raise InputValueError(f"dtype must be 'float32' or 'float64'; got {dtype!r}")
     if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral):
-        raise TypeError(f"batch_size must be a positive int; got {describe(batch_size)}")
+        raise InputTypeError(f"batch_size must be a positive int; got {describe(batch_size)}")
     if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1; got {batch_size}")
+        raise InputValueError(f"batch_size must be >= 1; got {batch_size}")
     r_in = None
     if reference is not None:
         r_in = _check_matrix(reference, "reference")
         if r_in.shape[1] != d:
-            raise ValueError(
+            raise InputValueError(
                 f"reference must have the same number of columns as embeddings (D={d}); "
                 f"got shape {tuple(r_in.shape)}: embed both with the same model and layer"
             )
@@ -569,6 +572,6 @@ def get_selector(name: str) -> Callable[..., np.ndarray]:
     try:
         return SELECTORS[name]
     except (KeyError, TypeError):
-        raise ValueError(
+        raise InputValueError(
             f"unknown selector {name!r}; valid names: {', '.join(sorted(SELECTORS))}"
         ) from None

@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from dataperf._errors import InputTypeError, InputValueError
 from dataperf._store import (
     FORMAT,
     VERSION,
@@ -61,28 +62,32 @@ _CHUNK_BYTES = 32 << 20  # rows of memory-mapped arrays are validated this many 
 def _check_ids(ids: Any, n: int) -> np.ndarray | PathIds:
     if isinstance(ids, PathIds):
         if len(ids) != n:
-            raise ValueError(f"ids must have {n} entries (one per item); got {len(ids)}.")
+            raise InputValueError(f"ids must have {n} entries (one per item); got {len(ids)}.")
         return ids
     ids = np.asarray(ids)
     if ids.shape != (n,):
-        raise ValueError(f"ids must have shape ({n},) (one per item); got shape {ids.shape}.")
+        raise InputValueError(f"ids must have shape ({n},) (one per item); got shape {ids.shape}.")
     if ids.dtype.kind in "iu":
         return ids.astype(np.int64, copy=False)
     if ids.dtype.kind in "OSU":
         return ids.astype(str, copy=False)
-    raise TypeError(f"ids must be integers or strings (e.g. file paths); got dtype {ids.dtype}.")
+    raise InputTypeError(
+        f"ids must be integers or strings (e.g. file paths); got dtype {ids.dtype}."
+    )
 
 
 def _check_index(index: Any, n: int) -> np.ndarray:
     arr = np.asarray(index)
     if arr.dtype == np.bool_ or arr.dtype.kind not in "iu":
-        raise TypeError(
+        raise InputTypeError(
             f"index must be an (N,) int array of dataset positions; got {describe(index)}."
         )
     if arr.shape != (n,):
-        raise ValueError(f"index must have shape ({n},) (one per item); got shape {arr.shape}.")
+        raise InputValueError(
+            f"index must have shape ({n},) (one per item); got shape {arr.shape}."
+        )
     if n and arr.min() < 0:
-        raise ValueError(f"index holds dataset positions, so >= 0; got {int(arr.min())}.")
+        raise InputValueError(f"index holds dataset positions, so >= 0; got {int(arr.min())}.")
     return arr.astype(np.int64, copy=False)
 
 
@@ -108,7 +113,7 @@ def _checked(array: Any, n: int, check: Callable[[Any, int], np.ndarray]) -> np.
 
 def _rows(array: np.ndarray, n: int, name: str) -> np.ndarray:
     if len(array) != n:
-        raise ValueError(
+        raise InputValueError(
             f"{name} must have one row per item: probs has {n} rows, {name} {len(array)}."
         )
     return array
@@ -134,14 +139,14 @@ class _IdsField:
 
 def _check_columns(columns: Any, n: int) -> dict[str, np.ndarray]:
     if not isinstance(columns, Mapping):
-        raise TypeError(
+        raise InputTypeError(
             f"meta['columns'] must be a dict of name -> (N,) array; got {describe(columns)}."
         )
     out = {}
     for name, values in columns.items():
         values = np.asarray(values)
         if values.shape[:1] != (n,):
-            raise ValueError(
+            raise InputValueError(
                 f"meta column {name!r} must have one value per item ({n}); "
                 f"got shape {values.shape}."
             )
@@ -208,7 +213,7 @@ class Signals:
         n, k = probs.shape
         set_(self, "probs", probs)
         if not isinstance(self.meta, Mapping):
-            raise TypeError(f"meta must be a dict; got {describe(self.meta)}.")
+            raise InputTypeError(f"meta must be a dict; got {describe(self.meta)}.")
         meta = dict(self.meta)
         fingerprints = self.fingerprints
         columns = meta.get("columns")
@@ -228,7 +233,7 @@ class Signals:
         if self.mc_probs is not None:
             shape = np.shape(self.mc_probs)
             if len(shape) != 3 or shape[0] != n or shape[2] != k:
-                raise ValueError(
+                raise InputValueError(
                     f"mc_probs must have shape (N, T, K) = ({n}, T, {k}); got {shape}."
                 )
             set_(
@@ -257,7 +262,7 @@ class Signals:
         """The items at ``index`` (an index array, a boolean mask or a slice) as new Signals,
         copied into RAM (only those rows are read from memory-mapped arrays)."""
         if isinstance(index, (int, np.integer)):
-            raise TypeError(
+            raise InputTypeError(
                 "Signals are indexed by an index array, a boolean mask or a slice; for one item "
                 f"use signals[[{int(index)}]]."
             )
@@ -291,7 +296,7 @@ class Signals:
         """
         parts = list(parts)
         if not parts or not all(isinstance(p, Signals) for p in parts):
-            raise TypeError("concat needs a non-empty sequence of Signals")
+            raise InputTypeError("concat needs a non-empty sequence of Signals")
 
         def joined(name: str) -> np.ndarray | None:
             arrays = [getattr(p, name) for p in parts]
@@ -300,19 +305,21 @@ class Signals:
                 return None
             if not all(present):
                 missing = [i for i, here in enumerate(present) if not here]
-                raise ValueError(
+                raise InputValueError(
                     f"cannot concatenate: {name} is missing in part(s) {missing} and present in "
                     "the others. Drop it everywhere or provide it everywhere."
                 )
             shapes = {a.shape[1:] for a in arrays}
             if len(shapes) > 1:
-                raise ValueError(f"cannot concatenate {name} of different shapes {sorted(shapes)}")
+                raise InputValueError(
+                    f"cannot concatenate {name} of different shapes {sorted(shapes)}"
+                )
             return np.concatenate(arrays)
 
         raw = [p.__dict__["_ids"] for p in parts]
         kinds = {"U" if isinstance(i, PathIds) else i.dtype.kind for i in raw}
         if len(kinds) > 1:
-            raise ValueError("cannot concatenate integer ids with string ids")
+            raise InputValueError("cannot concatenate integer ids with string ids")
         if any(isinstance(i, PathIds) for i in raw):
             ids: Any = PathIds.concat(
                 [PathIds.encode(i) if isinstance(i, np.ndarray) else i for i in raw]
@@ -324,7 +331,7 @@ class Signals:
             meta["out_of_sample"] = all(bool(p.meta.get("out_of_sample")) for p in parts)
         names = [set(p.meta.get("columns", {})) for p in parts]
         if any(n != names[0] for n in names):
-            raise ValueError(f"cannot concatenate: meta columns differ between parts: {names}")
+            raise InputValueError(f"cannot concatenate: meta columns differ between parts: {names}")
         if names[0]:
             meta["columns"] = {
                 c: np.concatenate([p.meta["columns"][c] for p in parts]) for c in names[0]
@@ -370,7 +377,9 @@ class Signals:
         arrays, header = read_folder(folder, mmap=mmap)
         unknown = {k for k in arrays if ":" not in k} - {*ARRAYS, "ids"}
         if unknown:
-            raise ValueError(f"{folder} is damaged: its meta.json lists unknown arrays {unknown}")
+            raise InputValueError(
+                f"{folder} is damaged: its meta.json lists unknown arrays {unknown}"
+            )
         meta = dict(header.get("meta", {}))
         columns = {k.split(":", 1)[1]: v for k, v in arrays.items() if k.startswith("column:")}
         if columns:

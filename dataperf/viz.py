@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from dataperf._errors import InputValueError
 from dataperf._validate import describe
 
 __all__ = ["to_display", "image_grid", "save_grid"]
@@ -29,7 +30,7 @@ def to_display(image: Any) -> np.ndarray:
     if array.ndim == 3 and array.shape[-1] == 1:
         array = array[..., 0]
     if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[-1] not in (3, 4)):
-        raise ValueError(
+        raise InputValueError(
             f"cannot display {describe(image)}: expected (H, W), (H, W, C) or (C, H, W) "
             "with C in 1, 3, 4"
         )
@@ -66,7 +67,7 @@ def image_grid(
     from PIL import Image, ImageDraw
 
     if not rows or not any(len(row) for row in rows):
-        raise ValueError("image_grid needs at least one image; got an empty sequence of rows")
+        raise InputValueError("image_grid needs at least one image; got an empty sequence of rows")
     ncols = max(len(row) for row in rows)
     text = 12 if captions is not None else 0  # caption line height in pixels
     width = ncols * cell + (ncols + 1) * pad

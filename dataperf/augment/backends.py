@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from dataperf._errors import InputTypeError, InputValueError
 from dataperf._rng import item_rng, item_seed, shared_key
 from dataperf._validate import describe
 
@@ -96,7 +97,7 @@ def resolve_backend(augment: Any) -> str:
         return "text_op"
     if callable(augment):
         return "callable_rng" if _takes_rng(augment) else "callable"
-    raise TypeError(f"augment must be {ACCEPTED}; got {describe(augment)}.")
+    raise InputTypeError(f"augment must be {ACCEPTED}; got {describe(augment)}.")
 
 
 def target_names(backend: str, augment: Any, item: Any, field: Any) -> list[Any]:
@@ -129,21 +130,23 @@ def _check_albumentations_input(x: Any, index: int) -> None:
         return  # the common case, first: this runs once per item
     where = f"item {index}: albumentations works on NumPy images (H, W) or (H, W, C)"
     if isinstance(x, torch.Tensor):
-        raise TypeError(
+        raise InputTypeError(
             f"{where}; got {describe(x)}. Fix: convert with x.permute(1, 2, 0).numpy() for a "
             "(C, H, W) tensor, or use a torchvision.transforms.v2 pipeline for tensors."
         )
     if _is_pil(x):
-        raise TypeError(f"{where}; got {describe(x)}. Fix: convert with numpy.asarray(image).")
+        raise InputTypeError(f"{where}; got {describe(x)}. Fix: convert with numpy.asarray(image).")
     if not isinstance(x, np.ndarray):
-        raise TypeError(f"{where}; got {describe(x)}. Fix: pass a NumPy uint8 or float32 array.")
+        raise InputTypeError(
+            f"{where}; got {describe(x)}. Fix: pass a NumPy uint8 or float32 array."
+        )
     if x.ndim not in (2, 3):
-        raise ValueError(
+        raise InputValueError(
             f"{where}; got {describe(x)}. Fix: give one image per item "
             "(use images=... in a dict item for a stack)."
         )
     if x.dtype not in (np.uint8, np.float32):
-        raise TypeError(
+        raise InputTypeError(
             f"{where} of dtype uint8 or float32; got {describe(x)}. Fix: convert with "
             "x.astype(np.float32) (values in [0, 1]) or x.astype(np.uint8) (values in [0, 255])."
         )
@@ -161,26 +164,28 @@ def _converts_arrays(augment: Any) -> bool:
 def _check_torchvision_input(x: Any, index: int, augment: Any) -> None:
     where = f"item {index}: torchvision v2 transforms work on tensors (..., C, H, W) and PIL images"
     if isinstance(x, np.ndarray) and not _converts_arrays(augment):
-        raise TypeError(
+        raise InputTypeError(
             f"{where}; got {describe(x)}, which v2 transforms would return unchanged. Fix: "
             "convert with torch.from_numpy(x).permute(2, 0, 1) (or v2.ToImage() first in the "
             "pipeline), or use an albumentations pipeline for NumPy images."
         )
     if isinstance(x, torch.Tensor):
         if x.ndim < 2:
-            raise ValueError(f"{where}; got {describe(x)}. Fix: give an image tensor (C, H, W).")
+            raise InputValueError(
+                f"{where}; got {describe(x)}. Fix: give an image tensor (C, H, W)."
+            )
         if x.ndim == 3 and x.shape[-1] in (1, 3, 4) and x.shape[0] not in (1, 3, 4):
-            raise ValueError(
+            raise InputValueError(
                 f"{where}; got {describe(x)}, which looks channels-last (H, W, C). "
                 "Fix: x.permute(2, 0, 1)."
             )
     elif not (_is_pil(x) or isinstance(x, np.ndarray)):
-        raise TypeError(f"{where}; got {describe(x)}. Fix: pass a tensor or a PIL image.")
+        raise InputTypeError(f"{where}; got {describe(x)}. Fix: pass a tensor or a PIL image.")
 
 
 def _check_text_input(x: Any, index: int, backend: str) -> None:
     if not isinstance(x, str):
-        raise TypeError(
+        raise InputTypeError(
             f"item {index}: the {backend} augmenter works on text; got {describe(x)}. Fix: "
             "point field= at the item's text, or decode it to str first."
         )
@@ -198,7 +203,7 @@ def check_output(out: Any, x: Any, index: int, augment: Any) -> Any:
     elif _is_image_like(x) and not _is_image_like(out):
         problem = f"returned {describe(out)} for an image input"
     if problem:
-        raise TypeError(
+        raise InputTypeError(
             f"item {index}: augment {type(augment).__name__} {problem}. An augment must return "
             "the augmented input, of the same kind (image -> image, text -> str)."
         )

@@ -11,6 +11,7 @@ from typing import Any, NamedTuple
 import torch
 from torch.utils.data import DataLoader, Dataset, IterableDataset, Sampler, get_worker_info
 
+from dataperf._errors import InputTypeError, InputValueError
 from dataperf._rng import check_epoch, check_seed
 from dataperf._validate import describe
 from dataperf.augment.backends import BACKENDS, resolve_backend, target_names
@@ -72,14 +73,14 @@ class AugmentedDataset(Dataset):
         self.backend = resolve_backend(augment)
         _check_dataset(dataset)
         if isinstance(field, bool) or not isinstance(field, (int, str)):
-            raise TypeError(
+            raise InputTypeError(
                 f"field must be an int (position in a tuple item) or a str (key of a dict item); "
                 f"got {describe(field)}."
             )
         if isinstance(views, bool) or not isinstance(views, int):
-            raise TypeError(f"views must be an int >= 1; got {describe(views)}. E.g. views=2.")
+            raise InputTypeError(f"views must be an int >= 1; got {describe(views)}. E.g. views=2.")
         if views < 1:
-            raise ValueError(f"views must be >= 1; got {views}. Use views=1 for one view.")
+            raise InputValueError(f"views must be >= 1; got {views}. Use views=1 for one view.")
         self.dataset = dataset
         self.augment = augment
         self.seed = check_seed(seed)
@@ -120,7 +121,7 @@ class AugmentedDataset(Dataset):
         try:
             i = operator.index(index)
         except TypeError:
-            raise TypeError(
+            raise InputTypeError(
                 f"AugmentedDataset keys its randomness by integer index; got index "
                 f"{describe(index)}. Index it with ints (a sampler that yields ints)."
             ) from None
@@ -170,14 +171,14 @@ class _AugmentedIterableDataset(AugmentedDataset, IterableDataset):
             yield self._augment_item(item, position * workers + worker, epoch)
 
     def __getitem__(self, index: int) -> Any:
-        raise TypeError(
+        raise InputTypeError(
             "this AugmentedDataset wraps an IterableDataset, which has no random access; "
             "iterate over it (or over a DataLoader) instead."
         )
 
     def __len__(self) -> int:
         if not hasattr(self.dataset, "__len__"):
-            raise TypeError(f"the wrapped {type(self.dataset).__name__} has no len()")
+            raise InputTypeError(f"the wrapped {type(self.dataset).__name__} has no len()")
         return len(self.dataset)
 
 
@@ -185,13 +186,13 @@ def _check_dataset(dataset: Any) -> None:
     if isinstance(dataset, IterableDataset):
         return
     if not (hasattr(dataset, "__getitem__") and hasattr(dataset, "__len__")):
-        raise TypeError(
+        raise InputTypeError(
             "dataset must be a map-style torch Dataset (with __getitem__ and __len__) or an "
             f"IterableDataset; got {describe(dataset)}. To wrap a DataLoader use "
             "dataperf.augment_loader(loader, augment)."
         )
     if len(dataset) == 0:
-        raise ValueError(
+        raise InputValueError(
             f"dataset is empty (len 0): there is nothing to augment. Check the {type(dataset)}"
             " you passed (a wrong path or an over-strict filter?)."
         )
@@ -201,21 +202,21 @@ def _field(item: Any, field: int | str, index: int) -> int | str | None:
     """Where the input is in ``item``: a key, a non-negative position, or None (bare item)."""
     if isinstance(item, Mapping):
         if field not in item:
-            raise ValueError(
+            raise InputValueError(
                 f"item {index} is a dict with keys {list(item)}; field={field!r} is not one of "
                 "them. Fix: pass field=<the key of the input to augment>, e.g. field='image'."
             )
         return field
     if isinstance(item, (tuple, list)):
         if not isinstance(field, int) or not -len(item) <= field < len(item):
-            raise ValueError(
+            raise InputValueError(
                 f"item {index} is a {type(item).__name__} of length {len(item)}; field={field!r} "
                 f"is not a position in it. Fix: pass field=<position of the input>, "
                 f"0 to {len(item) - 1}."
             )
         return field + len(item) if field < 0 else field
     if field != 0:
-        raise ValueError(
+        raise InputValueError(
             f"item {index} is a bare {describe(item)}, not a tuple or dict, so field={field!r} "
             "does not apply. Fix: leave field=0 for datasets whose items are the input itself."
         )
@@ -348,7 +349,7 @@ def augment_loader(
     >>> loader = augment_loader(loader, v2.Compose([v2.RandomResizedCrop(224)]), seed=0)
     """
     if not isinstance(loader, DataLoader):
-        raise TypeError(
+        raise InputTypeError(
             f"loader must be a torch.utils.data.DataLoader; got {describe(loader)}. To wrap a "
             "Dataset, use dataperf.AugmentedDataset(dataset, augment)."
         )

@@ -33,6 +33,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from dataperf._errors import InputTypeError, InputValueError
 from dataperf._validate import describe
 
 __all__ = [
@@ -84,11 +85,11 @@ def _like(char: str, model: str) -> str:
 
 def _check_rate(rate: object) -> float:
     if isinstance(rate, bool) or not isinstance(rate, numbers.Real):
-        raise TypeError(
+        raise InputTypeError(
             f"rate must be a float in [0, 1]; got {describe(rate)} {rate!r}. Pass e.g. rate=0.1."
         )
     if not 0 <= rate <= 1:
-        raise ValueError(
+        raise InputValueError(
             f"rate must be a probability in [0, 1]; got {rate!r}. "
             "Pass e.g. rate=0.1 (each eligible unit changes with probability 0.1)."
         )
@@ -97,12 +98,12 @@ def _check_rate(rate: object) -> float:
 
 def _check_min_len(min_word_len: object) -> int:
     if isinstance(min_word_len, bool) or not isinstance(min_word_len, numbers.Integral):
-        raise TypeError(
+        raise InputTypeError(
             f"min_word_len must be an int >= 1; got {describe(min_word_len)} {min_word_len!r}. "
             "Pass e.g. min_word_len=3."
         )
     if min_word_len < 1:
-        raise ValueError(
+        raise InputValueError(
             f"min_word_len must be an int >= 1; got {min_word_len!r}. Pass e.g. min_word_len=3."
         )
     return int(min_word_len)
@@ -129,14 +130,14 @@ class TextOp(ABC):
             (not reproducible).
         """
         if not isinstance(text, str):
-            raise TypeError(
+            raise InputTypeError(
                 f"{type(self).__name__} augments one str; got {describe(text)}. Pass a single "
                 "text (decode bytes, or map the op over a list of texts)."
             )
         if rng is None:
             rng = np.random.default_rng()
         elif not isinstance(rng, np.random.Generator):
-            raise TypeError(
+            raise InputTypeError(
                 f"rng must be a numpy.random.Generator or None; got {describe(rng)}. "
                 "Pass np.random.default_rng(seed)."
             )
@@ -421,15 +422,15 @@ class SynonymReplace(TextOp):
 
 def _check_ops(ops: object, owner: str) -> tuple[TextOp, ...]:
     if isinstance(ops, (str, TextOp)) or not isinstance(ops, Sequence):
-        raise TypeError(
+        raise InputTypeError(
             f"{owner} takes a list of TextOps; got {describe(ops)}. "
             f"Pass e.g. {owner}([CharSwap(0.1), WordDelete(0.1)])."
         )
     if not ops:
-        raise ValueError(f"{owner} needs at least one op; got an empty list.")
+        raise InputValueError(f"{owner} needs at least one op; got an empty list.")
     for i, op in enumerate(ops):
         if not isinstance(op, TextOp):
-            raise TypeError(
+            raise InputTypeError(
                 f"{owner} member {i} must be a dataperf TextOp; got {describe(op)}. "
                 "Use the ops in dataperf.text, or subclass TextOp and implement apply()."
             )
@@ -465,12 +466,12 @@ class OneOf(TextOp):
         except (TypeError, ValueError):
             w = None
         if w is None or w.shape != (len(self.ops),) or not np.all(np.isfinite(w)):
-            raise ValueError(
+            raise InputValueError(
                 f"weights must be {len(self.ops)} finite numbers, one per op; got "
                 f"{describe(weights)}. Pass e.g. weights={[1.0] * len(self.ops)}."
             )
         if np.any(w < 0) or w.sum() <= 0:
-            raise ValueError(
+            raise InputValueError(
                 f"weights must be >= 0 with a positive sum; got {w.tolist()}. "
                 "Give each op a non-negative weight, at least one of them positive."
             )

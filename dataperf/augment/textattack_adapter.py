@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from dataperf._errors import MissingResourceError
+from dataperf._errors import InputTypeError, InputValueError, MissingResourceError
 from dataperf._optional import require
 from dataperf._rng import check_seed
 from dataperf._validate import describe
@@ -221,7 +221,7 @@ def recipe(name: str, **kwargs: Any) -> Any:
         Unknown name (the message lists the valid names).
     """
     if not isinstance(name, str):
-        raise TypeError(
+        raise InputTypeError(
             f"recipe name must be a str; got {describe(name)}. Pass one of {recipe_names()}."
         )
     key = name.strip().lower().replace("-", "_")
@@ -233,7 +233,7 @@ def recipe(name: str, **kwargs: Any) -> Any:
             f"Offline alternatives: {_OFFLINE_ALTERNATIVE}."
         )
     if key not in _RECIPES:
-        raise ValueError(
+        raise InputValueError(
             f"unknown TextAttack recipe {name!r}; valid names are {recipe_names()} "
             f"(refused offline: {list(_NEEDS_DOWNLOAD)})."
         )
@@ -247,11 +247,11 @@ def recipe(name: str, **kwargs: Any) -> Any:
 
 def _check_views(views: object) -> int:
     if isinstance(views, bool) or not isinstance(views, (int, np.integer)):
-        raise TypeError(
+        raise InputTypeError(
             f"views must be a non-negative int; got {describe(views)} {views!r}. Pass e.g. views=2."
         )
     if views < 0:
-        raise ValueError(f"views must be a non-negative int; got {views}. Pass e.g. views=2.")
+        raise InputValueError(f"views must be a non-negative int; got {views}. Pass e.g. views=2.")
     return int(views)
 
 
@@ -309,18 +309,18 @@ def textattack_views(
         than a list of str (e.g. with ``enable_advanced_metrics=True``).
     """
     if not isinstance(text, str):
-        raise TypeError(
+        raise InputTypeError(
             f"TextAttack augments one str at a time; got {describe(text)}. Pass the text of one "
             "example (e.g. dataset[i]['text']), not a batch or token ids."
         )
     if not isinstance(rng, np.random.Generator):
-        raise TypeError(
+        raise InputTypeError(
             f"rng must be a numpy.random.Generator; got {describe(rng)}. "
             "Pass np.random.default_rng(seed)."
         )
     augment = getattr(augmenter, "augment", None)
     if not callable(augment):
-        raise TypeError(
+        raise InputTypeError(
             f"augmenter must have an augment(text) method (a textattack.augmentation.Augmenter); "
             f"got {describe(augmenter)}. Build one with dataperf.text.recipe('charswap')."
         )
@@ -335,7 +335,7 @@ def textattack_views(
         for _ in range(views):
             outputs = augment(text)
             if not isinstance(outputs, list) or not all(isinstance(o, str) for o in outputs):
-                raise TypeError(
+                raise InputTypeError(
                     f"{type(augmenter).__name__}.augment() returned {describe(outputs)}; expected "
                     "a list of str. Use a plain TextAttack augmenter "
                     "(enable_advanced_metrics=False)."

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
+from dataperf._errors import InputTypeError, InputValueError
 from dataperf._validate import check_labels, describe
 
 __all__ = ["ImageArray", "SmallCNN", "SmallMLP", "train_classifier"]
@@ -50,9 +51,9 @@ class SmallCNN(nn.Module):
             ("width", width),
         ]:
             if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-                raise ValueError(f"{name} must be a positive int; got {value!r}.")
+                raise InputValueError(f"{name} must be a positive int; got {value!r}.")
         if not 0.0 <= float(dropout) < 1.0:
-            raise ValueError(f"dropout must be in [0, 1); got {dropout!r}.")
+            raise InputValueError(f"dropout must be in [0, 1); got {dropout!r}.")
         size = int(image_size)
         layers: list[nn.Module] = []
         channels = int(in_channels)
@@ -75,7 +76,7 @@ class SmallCNN(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits ``(B, num_classes)`` for a float batch ``(B, C, image_size, image_size)``."""
         if x.ndim != 4 or x.shape[-1] != self.image_size or x.shape[-2] != self.image_size:
-            raise ValueError(
+            raise InputValueError(
                 f"SmallCNN(image_size={self.image_size}) expects input (B, C, "
                 f"{self.image_size}, {self.image_size}); got {tuple(x.shape)}. Fix: build it "
                 "with image_size matching your images."
@@ -118,7 +119,7 @@ class SmallMLP(nn.Module):
 def _as_images(images: Any) -> np.ndarray:
     arr = np.asarray(images)
     if arr.dtype.kind not in "uif" or arr.ndim not in (3, 4):
-        raise ValueError(
+        raise InputValueError(
             "images must be a real array of shape (N, H, W) or (N, H, W, C); got "
             f"{describe(images)}."
         )
@@ -144,14 +145,14 @@ class ImageArray(Dataset):
         arr = _as_images(images)
         if scale is None:
             if arr.dtype != np.uint8:
-                raise ValueError(
+                raise InputValueError(
                     f"images of dtype {arr.dtype} need an explicit scale (pixel values are "
                     "divided by it); got scale=None. Fix: pass scale=16 for raw digits, "
                     "scale=1 for images already in [0, 1]."
                 )
             scale = 255.0
         if not float(scale) > 0:
-            raise ValueError(f"scale must be > 0; got {scale!r}.")
+            raise InputValueError(f"scale must be > 0; got {scale!r}.")
         if labels is not None:
             labels = check_labels(labels, len(arr), None)
         self.images = arr
@@ -216,13 +217,13 @@ def train_classifier(
         The same model, trained, in eval mode, on ``device``.
     """
     if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module; got {describe(model)}.")
+        raise InputTypeError(f"model must be a torch.nn.Module; got {describe(model)}.")
     data = ImageArray(images, labels, scale=scale)
     if data.labels is None:
-        raise ValueError("labels are required to train; got None.")
+        raise InputValueError("labels are required to train; got None.")
     for name, value in [("epochs", epochs), ("batch_size", batch_size)]:
         if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-            raise ValueError(f"{name} must be a positive int; got {value!r}.")
+            raise InputValueError(f"{name} must be a positive int; got {value!r}.")
     device = torch.device(
         device if device is not None else ("cuda" if torch.cuda.is_available() else "cpu")
     )

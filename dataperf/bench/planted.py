@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from dataperf._errors import InputTypeError, InputValueError
 from dataperf._validate import check_labels, describe
 
 __all__ = ["KINDS", "PlantedPool", "make_planted_pool", "precision_at_k", "upscale", "useful_mask"]
@@ -74,12 +75,12 @@ class PlantedPool:
 def _check_images(x: Any, name: str, hw: tuple[int, int] | None = None) -> np.ndarray:
     arr = np.asarray(x) if x is not None else None
     if arr is None or arr.dtype != np.uint8 or arr.ndim != 3 or len(arr) == 0:
-        raise ValueError(
+        raise InputValueError(
             f"{name} must be a non-empty uint8 array of shape (N, H, W) with values 0-255; got "
             f"{describe(x)}. Fix: convert with np.clip(x, 0, 255).astype(np.uint8) (grayscale)."
         )
     if hw is not None and arr.shape[1:] != hw:
-        raise ValueError(
+        raise InputValueError(
             f"{name} must have the same image size as images, {hw}; got {arr.shape[1:]}. Fix: "
             "resize them first, e.g. dataperf.bench.upscale(x, size)."
         )
@@ -88,7 +89,7 @@ def _check_images(x: Any, name: str, hw: tuple[int, int] | None = None) -> np.nd
 
 def _check_count(value: Any, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
-        raise ValueError(f"{name} must be an int >= 0; got {value!r}.")
+        raise InputValueError(f"{name} must be an int >= 0; got {value!r}.")
     return int(value)
 
 
@@ -115,9 +116,9 @@ def upscale(images: Any, size: int) -> np.ndarray:
 
     arr = np.asarray(images)
     if arr.ndim != 3 or arr.dtype.kind not in "uif":
-        raise ValueError(f"images must be a real (N, h, w) array; got {describe(images)}.")
+        raise InputValueError(f"images must be a real (N, h, w) array; got {describe(images)}.")
     if isinstance(size, bool) or not isinstance(size, numbers.Integral) or size < 1:
-        raise ValueError(f"size must be a positive int; got {size!r}.")
+        raise InputValueError(f"size must be a positive int; got {size!r}.")
     if arr.dtype != np.uint8:
         top = float(arr.max()) if arr.size else 0.0
         arr = np.clip(np.round(arr.astype(np.float64) * (255.0 / (top or 1.0))), 0, 255)
@@ -235,27 +236,27 @@ def make_planted_pool(
         "crop": _check_count(n_crop, "n_crop"),
     }
     if counts["clean"] > len(imgs):
-        raise ValueError(
+        raise InputValueError(
             f"n_clean must be <= len(images) (clean items are distinct); got n_clean="
             f"{counts['clean']} and {len(imgs)} images. Fix: lower n_clean or pass more images."
         )
     if counts["blend"] and len(np.unique(lab)) < 2:
-        raise ValueError(
+        raise InputValueError(
             "blends mix two items of different classes, but labels has a single class. Fix: "
             "pass images of at least two classes, or n_blend=0."
         )
     ood = None
     if counts["ood"]:
         if ood_images is None:
-            raise ValueError(
+            raise InputValueError(
                 f"n_ood={counts['ood']} needs ood_images; got None. Fix: pass ood_images (e.g. "
                 "dataperf.bench.upscale(digits, 28)) or n_ood=0."
             )
         ood = _check_images(ood_images, "ood_images", hw)
     if sum(counts.values()) == 0:
-        raise ValueError("the pool would be empty: every n_* count is 0. Fix: raise n_clean.")
+        raise InputValueError("the pool would be empty: every n_* count is 0. Fix: raise n_clean.")
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-        raise ValueError(f"seed must be an int >= 0; got {seed!r}.")
+        raise InputValueError(f"seed must be an int >= 0; got {seed!r}.")
 
     def rng(kind: str) -> np.random.Generator:
         return np.random.default_rng([int(seed), _KIND_SEED[kind]])
@@ -370,10 +371,10 @@ def useful_mask(pool: PlantedPool, predictions: Any) -> np.ndarray:
         ``predictions != pool.labels``.
     """
     if not isinstance(pool, PlantedPool):
-        raise TypeError(f"pool must be a PlantedPool; got {describe(pool)}.")
+        raise InputTypeError(f"pool must be a PlantedPool; got {describe(pool)}.")
     pred = np.asarray(predictions)
     if pred.shape != (len(pool),) or pred.dtype.kind not in "iu":
-        raise ValueError(
+        raise InputValueError(
             f"predictions must be an int array of shape ({len(pool)},) (one class per pool "
             f"item); got {describe(predictions)}. Fix: pass probs.argmax(1)."
         )
@@ -397,19 +398,19 @@ def precision_at_k(indices: Any, useful: Any) -> float:
     """
     mask = np.asarray(useful)
     if mask.ndim != 1 or mask.dtype != bool:
-        raise ValueError(f"useful must be a (N,) bool array; got {describe(useful)}.")
+        raise InputValueError(f"useful must be a (N,) bool array; got {describe(useful)}.")
     idx = np.asarray(indices)
     if idx.ndim != 1 or idx.size == 0 or idx.dtype.kind not in "iu":
-        raise ValueError(
+        raise InputValueError(
             f"indices must be a non-empty (k,) int array of pool positions; got "
             f"{describe(indices)}."
         )
     if idx.min() < 0 or idx.max() >= len(mask):
-        raise ValueError(
+        raise InputValueError(
             f"indices must lie in [0, {len(mask)}); got values from {idx.min()} to {idx.max()}."
         )
     if len(np.unique(idx)) != len(idx):
-        raise ValueError(
+        raise InputValueError(
             f"indices must be distinct (a pick counted twice inflates precision); got "
             f"{len(idx) - len(np.unique(idx))} repeats."
         )

@@ -16,7 +16,7 @@ from torch import nn
 
 from dataperf import scores as _scores
 from dataperf import select as _select
-from dataperf._errors import MissingResourceError
+from dataperf._errors import InputTypeError, InputValueError, MissingResourceError
 from dataperf._validate import check_embeddings, check_indices, check_probs, describe
 from dataperf.bench.models import ImageArray, SmallCNN, SmallMLP, train_classifier
 from dataperf.bench.planted import PlantedPool, make_planted_pool, precision_at_k, upscale
@@ -56,7 +56,7 @@ def badge_embeddings(probs: Any, embeddings: Any) -> np.ndarray:
     p = check_probs(probs, "probs")
     e = check_embeddings(embeddings, "embeddings")
     if len(p) != len(e):
-        raise ValueError(
+        raise InputValueError(
             f"probs and embeddings must have one row per item; got {len(p)} and {len(e)} rows."
         )
     g = p.astype(np.float32).copy()
@@ -85,7 +85,7 @@ def _scored(name: str) -> Method:
 
 def _bald(pool: Signals, test: Signals, train: Signals | None, k: int, seed: int) -> np.ndarray:
     if pool.mc_probs is None:
-        raise ValueError(
+        raise InputValueError(
             "the 'bald' baseline needs pool.mc_probs (N, T, K); got pool Signals without them. "
             "Fix: probe the pool with dataperf.probe(model, data, mc_samples=8) (the model "
             "needs dropout)."
@@ -95,7 +95,7 @@ def _bald(pool: Signals, test: Signals, train: Signals | None, k: int, seed: int
 
 def _needs_embeddings(signals: Signals, name: str, method: str) -> np.ndarray:
     if signals.embeddings is None:
-        raise ValueError(
+        raise InputValueError(
             f"the {method!r} baseline needs {name}.embeddings; got Signals without them. Fix: "
             "probe with dataperf.probe (it records embeddings by default)."
         )
@@ -158,21 +158,21 @@ def evaluate(
         Precision@k per seed, in the order of ``seeds``.
     """
     if not isinstance(methods, Mapping) or not methods:
-        raise TypeError(
+        raise InputTypeError(
             f"methods must be a non-empty dict name -> callable; got {describe(methods)}."
         )
     mask = np.asarray(useful)
     if mask.shape != (len(pool_signals),) or mask.dtype != bool:
-        raise ValueError(
+        raise InputValueError(
             f"useful must be a bool array of shape ({len(pool_signals)},) (one per pool item); "
             f"got {describe(useful)}."
         )
     if not seeds:
-        raise ValueError("seeds must hold at least one seed; got an empty sequence.")
+        raise InputValueError("seeds must hold at least one seed; got an empty sequence.")
     results: dict[str, list[float]] = {}
     for name, method in methods.items():
         if not callable(method):
-            raise TypeError(f"methods[{name!r}] must be callable; got {describe(method)}.")
+            raise InputTypeError(f"methods[{name!r}] must be callable; got {describe(method)}.")
         values = []
         for seed in seeds:
             idx = method(pool_signals, test_signals, train_signals, k, int(seed))
@@ -191,7 +191,7 @@ def format_table(results: Mapping[str, Sequence[float]], *, k: int | None = None
     for name, values in results.items():
         v = np.asarray(values, dtype=np.float64)
         if v.size == 0:
-            raise ValueError(f"results[{name!r}] is empty; expected one value per seed.")
+            raise InputValueError(f"results[{name!r}] is empty; expected one value per seed.")
         lines.append(f"| {name} | {v.mean():.3f} | {v.min():.3f} | {v.max():.3f} |")
     return "\n".join(lines)
 
@@ -263,7 +263,9 @@ def _load(dataset: str, seed: int, n_train: int, n_test: int) -> dict[str, np.nd
         x, y = load_fashion_mnist("train")
         xt, yt = load_fashion_mnist("test")
         if n_train >= len(x):
-            raise ValueError(f"n_train must be < {len(x)} (the rest is the pool); got {n_train}.")
+            raise InputValueError(
+                f"n_train must be < {len(x)} (the rest is the pool); got {n_train}."
+            )
         order = rng.permutation(len(x))
         test_idx = rng.choice(len(xt), size=min(n_test, len(xt)), replace=False)
         digits, _ = load_digits()
@@ -278,7 +280,7 @@ def _load(dataset: str, seed: int, n_train: int, n_test: int) -> dict[str, np.nd
         }
     x, y = load_digits()
     if n_train + n_test >= len(x):
-        raise ValueError(
+        raise InputValueError(
             f"n_train + n_test must be < {len(x)} (the rest is the pool); got {n_train} + "
             f"{n_test}. Fix: lower them."
         )
@@ -355,9 +357,9 @@ def planted_scenario(
         The pool Signals carry no labels; ``useful`` marks clean misclassified pool items.
     """
     if dataset not in _DEFAULTS:
-        raise ValueError(f"dataset must be one of {sorted(_DEFAULTS)}; got {dataset!r}.")
+        raise InputValueError(f"dataset must be one of {sorted(_DEFAULTS)}; got {dataset!r}.")
     if model not in ("cnn", "mlp"):
-        raise ValueError(f"model must be 'cnn' or 'mlp'; got {model!r}.")
+        raise InputValueError(f"model must be 'cnn' or 'mlp'; got {model!r}.")
     given = dict(
         n_train=n_train, n_test=n_test, epochs=epochs, n_clean=n_clean, n_blend=n_blend,
         n_noise=n_noise, n_ood=n_ood, n_copy=n_copy,

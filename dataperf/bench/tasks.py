@@ -53,6 +53,7 @@ from typing import Any
 
 import numpy as np
 
+from dataperf._errors import InputTypeError, InputValueError
 from dataperf._validate import check_indices, describe
 from dataperf.signals import Signals
 
@@ -144,7 +145,7 @@ class TaskResult:
         """``(S,)`` float array: the value of ``metric`` at ``x`` for ``method``, per seed."""
         self._check_metric(metric)
         if method not in self.methods:
-            raise ValueError(f"method must be one of {self.methods}; got {method!r}.")
+            raise InputValueError(f"method must be one of {self.methods}; got {method!r}.")
         return np.array(
             [
                 row["value"]
@@ -161,7 +162,7 @@ class TaskResult:
 
     def _check_metric(self, metric: str) -> None:
         if metric not in self.metrics:
-            raise ValueError(f"metric must be one of {list(self.metrics)}; got {metric!r}.")
+            raise InputValueError(f"metric must be one of {list(self.metrics)}; got {metric!r}.")
 
     def _label(self, x: Any) -> str:
         if x is None:
@@ -289,7 +290,7 @@ def _json_default(value: Any) -> Any:
         return value.item()
     if isinstance(value, np.ndarray):
         return value.tolist()
-    raise TypeError(f"cannot write {describe(value)} as JSON")
+    raise InputTypeError(f"cannot write {describe(value)} as JSON")
 
 
 # --------------------------------------------------------------------------------- data
@@ -348,7 +349,7 @@ class TaskData:
 
 def _check_dataset(dataset: Any) -> str:
     if dataset not in DATASETS:
-        raise ValueError(
+        raise InputValueError(
             f"dataset must be one of {list(DATASETS)}; got {dataset!r}. Fix: pass "
             "dataset='digits' (always available) or 'fashion-mnist' (Debian package "
             "dataset-fashion-mnist)."
@@ -487,19 +488,21 @@ def _resolve_methods(
             else:
                 items.append((repr(m), m))
     else:
-        raise TypeError(
+        raise InputTypeError(
             f"methods must be a list of names / callables or a dict name -> name or callable; "
             f"got {describe(methods)}."
         )
     if not items:
-        raise ValueError(f"methods must name at least one method; valid names: {list(builtins)}.")
+        raise InputValueError(
+            f"methods must name at least one method; valid names: {list(builtins)}."
+        )
     out: dict[str, tuple[str, Any]] = {}
     for name, m in items:
         if name in out:
-            raise ValueError(f"method names must be unique; got {name!r} twice.")
+            raise InputValueError(f"method names must be unique; got {name!r} twice.")
         if isinstance(m, str):
             if m not in builtins:
-                raise ValueError(
+                raise InputValueError(
                     f"unknown {what} method {m!r}; valid names: {list(builtins)}, or a callable "
                     f"{signature}."
                 )
@@ -507,7 +510,7 @@ def _resolve_methods(
         elif callable(m):
             out[name] = ("user", m)
         else:
-            raise TypeError(
+            raise InputTypeError(
                 f"each {what} method must be a name in {list(builtins)} or a callable "
                 f"{signature}; got {describe(m)} for {name!r}."
             )
@@ -520,9 +523,9 @@ def _check_seeds(seeds: Any) -> list[int]:
     try:
         out = [int(s) for s in seeds]
     except (TypeError, ValueError):
-        raise TypeError(f"seeds must be a sequence of ints; got {describe(seeds)}.") from None
+        raise InputTypeError(f"seeds must be a sequence of ints; got {describe(seeds)}.") from None
     if not out or any(s < 0 for s in out) or len(set(out)) != len(out):
-        raise ValueError(f"seeds must be distinct ints >= 0, at least one; got {seeds!r}.")
+        raise InputValueError(f"seeds must be distinct ints >= 0, at least one; got {seeds!r}.")
     return out
 
 
@@ -570,7 +573,7 @@ def _data_values(data: TaskData) -> np.ndarray:
 
         values = np.asarray(data_values(data.pool, data.valid, method="knn_shapley"), float)
         if values.shape != (len(data.y_pool),):
-            raise ValueError(
+            raise InputValueError(
                 f"data_values must return one value per pool item ({len(data.y_pool)},); got "
                 f"shape {values.shape}."
             )
@@ -634,9 +637,11 @@ def selection_task(
     try:
         budget_list = [int(b) for b in budgets_]
     except (TypeError, ValueError):
-        raise TypeError(f"budgets must be a sequence of ints; got {describe(budgets)}.") from None
+        raise InputTypeError(
+            f"budgets must be a sequence of ints; got {describe(budgets)}."
+        ) from None
     if not budget_list or any(b < 1 or b > n for b in budget_list):
-        raise ValueError(
+        raise InputValueError(
             f"budgets must be ints in [1, {n}] (the pool size of {dataset!r}); got {budgets!r}."
         )
     budget_list = sorted(set(budget_list))
@@ -689,7 +694,7 @@ def selection_task(
 def _rank(scores: Any, n: int, name: str) -> np.ndarray:
     s = np.asarray(scores, dtype=np.float64)
     if s.shape != (n,):
-        raise ValueError(f"{name} must return one score per item ({n},); got shape {s.shape}.")
+        raise InputValueError(f"{name} must return one score per item ({n},); got shape {s.shape}.")
     return np.argsort(-s, kind="stable").astype(np.int64)
 
 
@@ -736,7 +741,7 @@ def _check_ranking(order: Any, n: int, name: str) -> np.ndarray:
         or arr.dtype.kind not in "iu"
         or not np.array_equal(np.sort(arr), np.arange(n))
     ):
-        raise ValueError(
+        raise InputValueError(
             f"method {name!r} must return a ranking of all {n} items (a permutation of "
             f"0..{n - 1}, most suspect first); got {describe(order)}. Fix: return "
             "np.argsort(-scores)."
@@ -808,17 +813,19 @@ def debugging_task(
     dataset = _check_dataset(dataset)
     seeds_ = _check_seeds(seeds)
     if not isinstance(flip_rate, (int, float)) or not 0 < flip_rate <= 0.5:
-        raise ValueError(
+        raise InputValueError(
             f"flip_rate must be a number in (0, 0.5]; got {flip_rate!r}. Fix: e.g. 0.1."
         )
     try:
         fracs = sorted({float(f) for f in fractions})
     except (TypeError, ValueError):
-        raise TypeError(
+        raise InputTypeError(
             f"fractions must be a sequence of floats; got {describe(fractions)}."
         ) from None
     if not fracs or any(not 0 < f <= 1 for f in fracs):
-        raise ValueError(f"fractions must be numbers in (0, 1], at least one; got {fractions!r}.")
+        raise InputValueError(
+            f"fractions must be numbers in (0, 1], at least one; got {fractions!r}."
+        )
     resolved = _resolve_methods(
         methods, DEBUGGING_METHODS, "debugging", "f(signals: Signals) -> (N,) ranking"
     )
@@ -971,9 +978,11 @@ def proposal_task(
     dataset = _check_dataset(dataset)
     seeds_ = _check_seeds(seeds)
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise ValueError(f"k must be an int >= 1 (proposals per method); got {k!r}.")
+        raise InputValueError(f"k must be an int >= 1 (proposals per method); got {k!r}.")
     if "seed" in scenario_kwargs or "dataset" in scenario_kwargs:
-        raise TypeError("scenario_kwargs must not hold 'seed' or 'dataset'; use seeds= / dataset=.")
+        raise InputTypeError(
+            "scenario_kwargs must not hold 'seed' or 'dataset'; use seeds= / dataset=."
+        )
     builtins = _proposal_methods()
     resolved = _resolve_methods(
         methods, builtins, "proposal", "f(pool, test, train, k, seed) -> (k,) indices"
@@ -987,7 +996,7 @@ def proposal_task(
     for seed in seeds_:
         sc = planted_scenario(dataset, seed=seed, **scenario_kwargs)
         if k > len(sc.pool_signals):
-            raise ValueError(f"k must be <= the pool size {len(sc.pool_signals)}; got {k}.")
+            raise InputValueError(f"k must be <= the pool size {len(sc.pool_signals)}; got {k}.")
         scen_info.append(
             {
                 "seed": seed,
@@ -1044,7 +1053,7 @@ TASKS: dict[str, Callable[..., TaskResult]] = {
 def get_task(name: str) -> Callable[..., TaskResult]:
     """The task function called ``name``; ValueError listing the valid names otherwise."""
     if name not in TASKS:
-        raise ValueError(f"unknown task {name!r}; valid names: {list(TASKS)}.")
+        raise InputValueError(f"unknown task {name!r}; valid names: {list(TASKS)}.")
     return TASKS[name]
 
 

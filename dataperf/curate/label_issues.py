@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from dataperf._errors import InputTypeError, InputValueError
 from dataperf._validate import (
     check_count,
     check_embeddings,
@@ -92,7 +93,7 @@ class LabelIssues:
         """One line saying whether item at position ``i`` is flagged and why."""
         n = len(self.scores)
         if isinstance(i, bool) or not isinstance(i, (int, np.integer)):
-            raise TypeError(f"i must be an int position; got {describe(i)}.")
+            raise InputTypeError(f"i must be an int position; got {describe(i)}.")
         if not -n <= int(i) < n:
             raise IndexError(f"i must be a position in [0, {n}); got {i}.")
         i = int(i) % n
@@ -178,17 +179,17 @@ def cross_val_probs(
     ids = None
     if isinstance(signals_or_X, Signals):
         if labels is not None:
-            raise ValueError(
+            raise InputValueError(
                 "labels must be None when passing a Signals (its .labels are used); got "
                 f"{describe(labels)}. Fix: drop the labels argument, or pass an array X instead."
             )
         if signals_or_X.embeddings is None:
-            raise ValueError(
+            raise InputValueError(
                 "cross_val_probs fits the estimator on signals.embeddings, but this Signals has "
                 "none. Fix: probe with embeddings, or pass an (N, D) feature array and labels."
             )
         if signals_or_X.labels is None:
-            raise ValueError(
+            raise InputValueError(
                 "cross_val_probs needs labels, but signals.labels is None. Fix: build the "
                 "Signals with labels=..., or pass X and labels."
             )
@@ -200,7 +201,7 @@ def cross_val_probs(
     else:
         x = check_embeddings(signals_or_X, "X")
         if labels is None:
-            raise ValueError(
+            raise InputValueError(
                 "cross_val_probs needs labels with an array X; got labels=None. Fix: pass "
                 "cross_val_probs(estimator, X, labels)."
             )
@@ -211,23 +212,23 @@ def cross_val_probs(
             k = 1
         y = check_labels(y, len(x), k)
     if not callable(getattr(estimator, "predict_proba", None)):
-        raise TypeError(
+        raise InputTypeError(
             f"estimator must have a predict_proba method; got {type(estimator).__name__} "
             "without one. Fix: use a probabilistic classifier, e.g. "
             "LogisticRegression(max_iter=1000), or SVC(probability=True)."
         )
     if not callable(getattr(estimator, "fit", None)):
-        raise TypeError(f"estimator must have a fit method; got {describe(estimator)}.")
+        raise InputTypeError(f"estimator must have a fit method; got {describe(estimator)}.")
     if isinstance(folds, bool) or not isinstance(folds, (int, np.integer)):
-        raise TypeError(f"folds must be an int; got {describe(folds)}.")
+        raise InputTypeError(f"folds must be an int; got {describe(folds)}.")
     folds = int(folds)
     counts = np.bincount(y, minlength=k)
     present = np.flatnonzero(counts)
     smallest = int(present[np.argmin(counts[present])])
     if folds < 2:
-        raise ValueError(f"folds must be >= 2; got {folds}. Fix: use folds=5.")
+        raise InputValueError(f"folds must be >= 2; got {folds}. Fix: use folds=5.")
     if folds > counts[smallest]:
-        raise ValueError(
+        raise InputValueError(
             f"folds={folds} exceeds the size of class {smallest}, which has only "
             f"{int(counts[smallest])} labelled item(s); every class needs at least one item per "
             f"fold. Fix: pass folds <= {int(counts[smallest])}, or drop/merge class {smallest}."
@@ -406,7 +407,7 @@ def _method_margin(inp: _Inputs) -> _Partial:
 def _knn_votes(inp: _Inputs) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     """Neighbour disagreement, majority other label and its vote count, and k used."""
     if inp.embeddings is None:
-        raise ValueError(
+        raise InputValueError(
             "method 'knn' needs signals.embeddings (N, D); this Signals has none. Fix: probe "
             "with embeddings, or use a probs-only method: 'confident_learning', "
             "'self_confidence', 'margin'."
@@ -556,25 +557,25 @@ def find_label_issues(
     ...     print(row["index"], row["label"], "->", row["suggested"], row["reasons"])
     """
     if not isinstance(signals, Signals):
-        raise TypeError(
+        raise InputTypeError(
             f"find_label_issues takes a dataperf Signals; got {describe(signals)}. Fix: "
             "Signals(probs=probs, labels=labels, embeddings=..., meta={'out_of_sample': True})."
         )
     if not isinstance(method, str) or method not in METHODS:
-        raise ValueError(f"method must be one of {sorted(METHODS)}; got {method!r}.")
+        raise InputValueError(f"method must be one of {sorted(METHODS)}; got {method!r}.")
     if signals.labels is None:
-        raise ValueError(
+        raise InputValueError(
             "find_label_issues needs the given labels, but signals.labels is None. Fix: build "
             "the Signals with labels=(N,) class indices."
         )
     n = len(signals)
     if n < 2:
-        raise ValueError(f"find_label_issues needs at least 2 items; got {n}.")
+        raise InputValueError(f"find_label_issues needs at least 2 items; got {n}.")
     if num_issues is not None:
         if isinstance(num_issues, bool) or not isinstance(num_issues, (int, np.integer)):
-            raise TypeError(f"num_issues must be an int or None; got {describe(num_issues)}.")
+            raise InputTypeError(f"num_issues must be an int or None; got {describe(num_issues)}.")
         if not 0 <= int(num_issues) <= n:
-            raise ValueError(f"num_issues must be in [0, {n}]; got {num_issues}.")
+            raise InputValueError(f"num_issues must be in [0, {n}]; got {num_issues}.")
         num_issues = int(num_issues)
     if method in ("knn", "ensemble") and (signals.embeddings is not None or method == "knn"):
         check_count(k, n - 1, "k", what="other items (N - 1)")

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from dataperf._errors import InputTypeError, InputValueError
 from dataperf._validate import check_embeddings, describe
 from dataperf.scores import loss as _loss
 from dataperf.signals import Signals
@@ -97,11 +98,13 @@ class Slice:
 
 def _check_int(value: Any, name: str, low: int, high: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int; got {describe(value)}. Pass e.g. {name}={low}.")
+        raise InputTypeError(
+            f"{name} must be an int; got {describe(value)}. Pass e.g. {name}={low}."
+        )
     value = int(value)
     if value < low or (high is not None and value > high):
         rng = f">= {low}" if high is None else f"between {low} and {high}"
-        raise ValueError(f"{name} must be {rng}; got {value}. Pass a {name} in that range.")
+        raise InputValueError(f"{name} must be {rng}; got {value}. Pass a {name} in that range.")
     return value
 
 
@@ -111,7 +114,7 @@ def _check_columns(signals: Signals, columns: Any) -> list[str]:
     if isinstance(columns, str):
         columns = [columns]
     if not isinstance(columns, Sequence) or not all(isinstance(c, str) for c in columns):
-        raise TypeError(
+        raise InputTypeError(
             f"columns must be a column name or a list of names; got {describe(columns)}."
         )
     available = signals.meta.get("columns", {})
@@ -119,12 +122,12 @@ def _check_columns(signals: Signals, columns: Any) -> list[str]:
     out = []
     for name in columns:
         if name not in available:
-            raise ValueError(
+            raise InputValueError(
                 f"unknown meta column {name!r}; valid 1-D columns: {one_d or 'none'}. "
                 "Add it to Signals(meta={'columns': {name: (N,) array}}) or fix the name."
             )
         if np.ndim(available[name]) != 1:
-            raise ValueError(
+            raise InputValueError(
                 f"meta column {name!r} has shape {np.shape(available[name])}; slices need a 1-D "
                 f"column (one value per item). Valid 1-D columns: {one_d or 'none'}."
             )
@@ -196,7 +199,7 @@ def _column_groups(name: str, values: np.ndarray, min_size: int) -> list[tuple[s
             groups.append((f"column {name!r} = {label!r}", np.flatnonzero(values == v)))
         return [(d, g.astype(np.int64)) for d, g in groups]
     if kind not in "iuf":
-        raise TypeError(
+        raise InputTypeError(
             f"meta column {name!r} must be categorical (str, bool, int) or numeric; "
             f"got dtype {values.dtype}."
         )
@@ -273,34 +276,34 @@ def find_weak_slices(
         No labels, unknown metric or column, ``min_size > N``, no embeddings and no columns.
     """
     if not isinstance(signals, Signals):
-        raise TypeError(
+        raise InputTypeError(
             f"signals must be a dataperf Signals; got {describe(signals)}. "
             "Build one with Signals(probs=..., embeddings=..., labels=...)."
         )
     if signals.labels is None:
-        raise ValueError(
+        raise InputValueError(
             "find_weak_slices needs labels to measure where the model is wrong; got "
             "signals.labels=None. Pass Signals(..., labels=y)."
         )
     if metric not in METRICS:
-        raise ValueError(f"metric must be one of {METRICS}; got {metric!r}.")
+        raise InputValueError(f"metric must be one of {METRICS}; got {metric!r}.")
     n = len(signals)
     n_slices = _check_int(n_slices, "n_slices", 1)
     min_size = _check_int(min_size, "min_size", 1)
     if min_size > n:
-        raise ValueError(
+        raise InputValueError(
             f"min_size ({min_size}) is larger than the number of items ({n}); no group can be "
             f"that big. Pass min_size <= {n}."
         )
     if n_clusters is not None:
         n_clusters = _check_int(n_clusters, "n_clusters", 2, n)
     if isinstance(confidence, bool) or not isinstance(confidence, numbers.Real):
-        raise TypeError(f"confidence must be a float in (0, 1); got {describe(confidence)}.")
+        raise InputTypeError(f"confidence must be a float in (0, 1); got {describe(confidence)}.")
     if not 0.0 < float(confidence) < 1.0:
-        raise ValueError(f"confidence must be in (0, 1), e.g. 0.95; got {confidence}.")
+        raise InputValueError(f"confidence must be in (0, 1), e.g. 0.95; got {confidence}.")
     names = _check_columns(signals, columns)
     if signals.embeddings is None and not names:
-        raise ValueError(
+        raise InputValueError(
             "find_weak_slices needs embeddings (for cluster slices) or columns (for metadata "
             "slices); the Signals have no embeddings and columns=None. Pass embeddings, or "
             "columns=['name', ...] naming 1-D arrays in signals.meta['columns']."

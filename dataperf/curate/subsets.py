@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from dataperf._errors import InputTypeError, InputValueError
 from dataperf._validate import check_embeddings, describe, resolve_device
 from dataperf.neighbors import check_search, nearest_neighbors
 from dataperf.select import kcenter_greedy
@@ -167,7 +168,7 @@ class _Options:
 
 def _embeddings(signals: Signals, method: str) -> np.ndarray:
     if signals.embeddings is None:
-        raise ValueError(
+        raise InputValueError(
             f"method {method!r} needs embeddings; got signals.embeddings=None. Pass "
             "Signals(..., embeddings=features), or use method='el2n' or 'random'."
         )
@@ -269,31 +270,35 @@ def select_subset(
         ascending).
     """
     if not isinstance(signals, Signals):
-        raise TypeError(
+        raise InputTypeError(
             f"signals must be a dataperf Signals; got {describe(signals)}. "
             "Build one with Signals(probs=..., embeddings=..., labels=...)."
         )
     n = len(signals)
     if isinstance(k, bool) or not isinstance(k, numbers.Integral):
-        raise TypeError(f"k must be an int; got {describe(k)}. Pass a whole number such as k=10.")
+        raise InputTypeError(
+            f"k must be an int; got {describe(k)}. Pass a whole number such as k=10."
+        )
     k = int(k)
     if k < 1 or k > n:
-        raise ValueError(
+        raise InputValueError(
             f"k must be between 1 and the number of items ({n}); got k={k}. Pass k in that range."
         )
     if not isinstance(method, str) or method not in METHODS:
-        raise ValueError(f"unknown method {method!r}; valid names: {', '.join(sorted(METHODS))}.")
+        raise InputValueError(
+            f"unknown method {method!r}; valid names: {', '.join(sorted(METHODS))}."
+        )
     if isinstance(neighbors, bool) or not isinstance(neighbors, numbers.Integral):
-        raise TypeError(f"neighbors must be an int; got {describe(neighbors)}.")
+        raise InputTypeError(f"neighbors must be an int; got {describe(neighbors)}.")
     if neighbors < 1:
-        raise ValueError(f"neighbors must be >= 1; got {neighbors}. Pass e.g. neighbors=10.")
+        raise InputValueError(f"neighbors must be >= 1; got {neighbors}. Pass e.g. neighbors=10.")
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise TypeError(f"seed must be an int; got {describe(seed)}. Pass e.g. seed=0.")
+        raise InputTypeError(f"seed must be an int; got {describe(seed)}. Pass e.g. seed=0.")
     if not isinstance(per_class, bool):
-        raise TypeError(f"per_class must be True or False; got {describe(per_class)}.")
+        raise InputTypeError(f"per_class must be True or False; got {describe(per_class)}.")
     if signals.labels is None and (per_class or method in _NEEDS_LABELS):
         why = "per_class=True" if per_class else f"method {method!r}"
-        raise ValueError(
+        raise InputValueError(
             f"{why} needs labels; got signals.labels=None. Pass Signals(..., labels=y), or use "
             "per_class=False with method 'facility_location', 'kcenter' or 'random'."
         )

@@ -46,6 +46,7 @@ from typing import Any
 
 import numpy as np
 
+from dataperf._errors import InputTypeError, InputValueError
 from dataperf._validate import (
     check_count,
     check_embeddings,
@@ -68,7 +69,7 @@ def _as_xy(data: Any, name: str) -> tuple[np.ndarray, np.ndarray]:
     if isinstance(data, Signals):
         missing = [a for a in ("embeddings", "labels") if getattr(data, a) is None]
         if missing:
-            raise ValueError(
+            raise InputValueError(
                 f"{name} must carry embeddings and labels; {name}.{' and '.join(missing)} "
                 f"{'is' if len(missing) == 1 else 'are'} None. Probe with embeddings and pass "
                 f"labels (Signals(probs, embeddings=X, labels=y)), or pass an (X, y) tuple."
@@ -82,7 +83,7 @@ def _as_xy(data: Any, name: str) -> tuple[np.ndarray, np.ndarray]:
         y_arr = np.asarray(y)
         top = int(y_arr.max()) + 1 if y_arr.size and np.issubdtype(y_arr.dtype, np.integer) else 1
         return x, check_labels(y, len(x), max(top, 1), f"{name} labels")
-    raise TypeError(
+    raise InputTypeError(
         f"{name} must be a dataperf Signals (with embeddings and labels) or an (X, y) tuple of "
         f"an (N, D) float array and (N,) int labels; got {describe(data)}."
     )
@@ -92,7 +93,9 @@ def _check_batch(value: Any) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"batch_size must be a positive int or None (automatic); got {value!r}.")
+        raise InputValueError(
+            f"batch_size must be a positive int or None (automatic); got {value!r}."
+        )
     return int(value)
 
 
@@ -279,13 +282,13 @@ def data_values(
     >>> keep = candidates[np.argsort(-values)[:1000]]  # the 1,000 most helpful candidates
     """
     if method not in METHODS:
-        raise ValueError(
+        raise InputValueError(
             f"method must be one of {sorted(METHODS)}; got {method!r}. Pass one of those names."
         )
     x_train, y_train = _as_xy(train, "train")
     x_valid, y_valid = _as_xy(valid, "valid")
     if x_valid.shape[1] != x_train.shape[1]:
-        raise ValueError(
+        raise InputValueError(
             f"valid embeddings must have D = {x_train.shape[1]} features like train; got shape "
             f"{x_valid.shape}. Embed both sets with the same model layer."
         )
@@ -298,7 +301,7 @@ def data_values(
     if method == "loss_proxy":
         opts["search"] = check_search(search)
     elif check_search(search) == "approximate":
-        raise ValueError(
+        raise InputValueError(
             "search='approximate' cannot serve method='knn_shapley': exact Shapley values need "
             "every distance in sorted order. Use search='auto' or 'exact' (pass device='cuda' "
             "for speed), or method='loss_proxy'."
