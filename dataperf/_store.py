@@ -38,16 +38,17 @@ sibling left by a killed save is incomplete or unused and may be deleted.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
 import shutil
 import warnings
 import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
@@ -268,15 +269,49 @@ def write_array(path: Path, array: Any) -> None:
         os.fsync(f.fileno())
 
 
+@contextlib.contextmanager
+def atomic_file(path: str | Path, mode: str = "w") -> Iterator[IO[Any]]:
+    """Open a file for writing that replaces ``path`` only once the ``with`` block completes.
+
+    The data goes to a hidden sibling (``.<name>.tmp-<pid>-<random>``), is fsynced, then renamed
+    over ``path``: a reader, or a run killed at any moment, sees the old complete file or the
+    new complete one, never a part. On an exception the sibling is removed and ``path`` is
+    untouched. ``mode`` is ``"w"`` (text, UTF-8) or ``"wb"``.
+    """
+    if mode not in ("w", "wb"):
+        raise InputValueError(f"atomic_file mode must be 'w' or 'wb'; got {mode!r}.")
+    path = Path(path)
+    tmp = path.parent / f".{path.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}"
+    try:
+        with open(tmp, mode, **({"encoding": "utf-8"} if mode == "w" else {})) as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    _fsync_dir(path.parent)
+
+
+def atomic_write_text(path: str | Path, text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` atomically (see :func:`atomic_file`)."""
+    with atomic_file(path, "w") as f:
+        f.write(text)
+    return Path(path)
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically (see :func:`atomic_file`)."""
+    with atomic_file(path, "wb") as f:
+        f.write(data)
+    return Path(path)
+
+
 def write_header(folder: Path, header: Mapping[str, Any]) -> None:
     """Write ``folder/meta.json`` atomically (temporary file, fsync, rename): the marker."""
-    tmp = folder / f".{HEADER}.tmp-{os.getpid()}"
-    with open(tmp, "w") as f:
-        f.write(json.dumps(header, indent=2) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, folder / HEADER)
-    _fsync_dir(folder)
+    atomic_write_text(folder / HEADER, json.dumps(header, indent=2) + "\n")
 
 
 def _sibling(folder: Path, kind: str) -> Path:
