@@ -1,8 +1,19 @@
-"""Small helpers that describe values in error messages."""
+"""The one validation policy: shared checks for arguments and arrays, and helpers that describe
+values in error messages.
+
+Wrong types raise :class:`~dataperf._errors.InputTypeError` (a ``TypeError``), wrong values
+:class:`~dataperf._errors.InputValueError` (a ``ValueError``); each message names what was
+expected, what came, and the fix. Bools are refused where numbers are meant, and NaN or infinite
+numbers are refused unless a check is told to allow them.
+"""
 
 from __future__ import annotations
 
+import math
 import mmap
+import numbers
+import os
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -29,6 +40,208 @@ def describe(x: Any) -> str:
     if size is not None and hasattr(x, "mode"):  # PIL image
         return f"PIL image of size {size} and mode {x.mode}"
     return name
+
+
+# --- Scalars ---------------------------------------------------------------------------------
+
+
+def _shown(value: Any) -> str:
+    """``describe(value)``, followed by the value itself for scalars."""
+    if isinstance(value, (str, list, tuple, dict)) or hasattr(value, "shape"):
+        return describe(value)
+    text = repr(value)
+    return f"{describe(value)} {text[:40]}{'...' if len(text) > 40 else ''}"
+
+
+def _int_range(low: int | None, high: int | None, high_name: str | None) -> str:
+    top = f"{high_name} ({high})" if high_name and high is not None else high
+    if low is not None and high is not None:
+        return f"an int between {low} and {top}"
+    if low == 1:
+        return "a positive int (>= 1)"
+    if low == 0:
+        return "a non-negative int (>= 0)"
+    if low is not None:
+        return f"an int >= {low}"
+    return f"an int <= {top}" if high is not None else "an int"
+
+
+def check_int(
+    value: Any,
+    name: str,
+    *,
+    low: int | None = None,
+    high: int | None = None,
+    allow_none: bool = False,
+    high_name: str | None = None,
+) -> int | None:
+    """``value`` as an ``int`` in ``[low, high]`` (either bound optional).
+
+    ``TypeError`` for a bool, a float (even ``10.0``) or anything else that is not an integer;
+    ``ValueError`` outside the range. ``None`` is returned as is when ``allow_none``.
+    ``high_name`` says what ``high`` is in messages (e.g. ``"the number of items"``).
+    """
+    if value is None and allow_none:
+        return None
+    what = _int_range(low, high, high_name) + (" or None (automatic)" if allow_none else "")
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        example = low if low is not None and low > 0 else 10
+        raise InputTypeError(
+            f"{name} must be {what}; got {_shown(value)}. Pass a whole number such as "
+            f"{name}={example}."
+        )
+    value = int(value)
+    if (low is not None and value < low) or (high is not None and value > high):
+        raise InputValueError(f"{name} must be {what}; got {value}. Pass a {name} in that range.")
+    return value
+
+
+def check_float(
+    value: Any,
+    name: str,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    finite: bool = True,
+    low_open: bool = False,
+) -> float:
+    """``value`` (an int or a float, not a bool) as a ``float`` in ``[low, high]``.
+
+    NaN is always refused; infinities are refused unless ``finite=False``. ``low_open`` makes
+    the lower bound strict (``value > low``).
+    """
+    parts = []
+    if low is not None:
+        parts.append(f"{'>' if low_open else '>='} {low:g}")
+    if high is not None:
+        parts.append(f"<= {high:g}")
+    what = ("a finite number" if finite else "a number") + (
+        " " + " and ".join(parts) if parts else ""
+    )
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise InputTypeError(
+            f"{name} must be {what} (an int or float); got {_shown(value)}. Pass a number "
+            f"such as {name}=1.0 (bools are not numbers here)."
+        )
+    out = float(value)
+    bad = math.isnan(out) or (finite and math.isinf(out))
+    bad |= low is not None and (out <= low if low_open else out < low)
+    bad |= high is not None and out > high
+    if bad:
+        raise InputValueError(f"{name} must be {what}; got {out}. Pass a {name} in that range.")
+    return out
+
+
+def check_bool(value: Any, name: str) -> bool:
+    """``value`` as a ``bool``; only ``True``/``False`` (and NumPy bools) are accepted."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise InputTypeError(
+            f"{name} must be True or False; got {_shown(value)}. Pass {name}=True or {name}=False."
+        )
+    return bool(value)
+
+
+def check_choice(value: Any, name: str, choices: Iterable[str]) -> str:
+    """``value`` if it is one of ``choices`` (strings), else an error listing them."""
+    choices = list(choices)
+    if not isinstance(value, str):
+        raise InputTypeError(f"{name} must be one of {choices} (a str); got {_shown(value)}.")
+    if value not in choices:
+        raise InputValueError(f"{name} must be one of {choices}; got {value!r}. Pick one of them.")
+    return value
+
+
+def check_batch_size(
+    value: Any, name: str = "batch_size", *, allow_none: bool = True
+) -> int | None:
+    """A positive int chunk size, or ``None`` (automatic) when ``allow_none``."""
+    return check_int(value, name, low=1, allow_none=allow_none)
+
+
+def check_weights(
+    weights: Any, name: str, names: Collection[str], *, default: float = 1.0
+) -> dict[str, float]:
+    """A dict of component name -> finite number >= 0, completed with ``default``.
+
+    ``weights`` may be None (all ``default``) or a mapping whose keys are among ``names``; bools,
+    NaN, infinities and negative values are refused.
+    """
+    if weights is None:
+        weights = {}
+    if not isinstance(weights, Mapping):
+        raise InputTypeError(
+            f"{name} must be a dict of component name -> number, e.g. "
+            f"{{{next(iter(names))!r}: 2.0}}; got {describe(weights)}."
+        )
+    unknown = [key for key in weights if key not in names]
+    if unknown:
+        raise InputValueError(
+            f"{name} has unknown component(s) {unknown}; valid: {list(names)}. Fix the names."
+        )
+    checked = {key: check_float(w, f"{name}[{key!r}]", low=0.0) for key, w in weights.items()}
+    return {key: checked.get(key, float(default)) for key in names}
+
+
+def check_unique(values: Any, name: str) -> None:
+    """Refuse a 1-D array (ids, indices) holding a value more than once, naming that value."""
+    arr = np.asarray(values)
+    if arr.ndim != 1 or len(arr) < 2:
+        return
+    order = np.argsort(arr, kind="stable")
+    ranked = arr[order]
+    same = np.flatnonzero(ranked[1:] == ranked[:-1])
+    if len(same):
+        value = ranked[same[0]].tolist()
+        hits = np.flatnonzero(arr == value)
+        where = f"{hits[:5].tolist()}{' ...' if len(hits) > 5 else ''}"
+        raise InputValueError(
+            f"{name} must be unique (one per item); {value!r:.80} appears {len(hits)} times "
+            f"(at positions {where}). Fix: "
+            "drop or rename the duplicates so that each item has its own id."
+        )
+
+
+def check_same_classes(
+    shape_a: tuple[int, ...], shape_b: tuple[int, ...], what_a: str, what_b: str
+) -> None:
+    """Refuse two arrays whose last axes (their class counts K) differ, naming both shapes
+    (e.g. the probs of pool and test Signals, or probs and the classes of labels)."""
+    if shape_a[-1] != shape_b[-1]:
+        raise InputValueError(
+            f"{what_a} has K={shape_a[-1]} classes but {what_b} has K={shape_b[-1]} (shapes "
+            f"{tuple(shape_a)} and {tuple(shape_b)}); both must come from the same model, with "
+            "the same classes in the same order. Fix: probe both with the same model."
+        )
+
+
+def pow2_scale(max_abs: float) -> float:
+    """A power of two ``s`` with ``max_abs * s`` near 1 (exact scaling: no rounding), so that
+    squares and products of scaled values neither overflow nor underflow in float32."""
+    if not max_abs > 0 or not math.isfinite(max_abs):
+        return 1.0
+    return math.ldexp(1.0, -math.frexp(max_abs)[1])
+
+
+def row_norms(x: np.ndarray) -> np.ndarray:
+    """Euclidean norm of each row of a 2-D float array, as float64, computed on rows scaled by
+    their largest absolute value, so that neither huge (1e200) nor tiny (1e-200) magnitudes
+    overflow or underflow when squared.
+
+    Parameters
+    ----------
+    x : (N, D) float array
+
+    Returns
+    -------
+    (N,) float64 array
+    """
+    x = np.asarray(x, dtype=np.float64)
+    if x.size == 0:
+        return np.zeros(len(x))
+    top = np.abs(x).max(axis=1)
+    safe = np.where(top > 0, top, 1.0)
+    scaled = x / safe[:, None]
+    return top * np.sqrt(np.einsum("ij,ij->i", scaled, scaled))
 
 
 # --- Reading arrays that may be memory-mapped -------------------------------------------------
@@ -260,14 +473,75 @@ def check_indices(idx: Any, k: int, n: int, name: str) -> np.ndarray:
 
 
 def resolve_device(device: Any) -> Any:
-    """``torch.device(device)``; None means CUDA when available, else the CPU."""
+    """``torch.device(device)``, checked to exist on this machine; None means CUDA when
+    available, else the CPU. Every API that takes ``device=`` resolves it here.
+
+    Raises
+    ------
+    InputTypeError
+        ``device`` is not None, a str or a torch.device.
+    InputValueError
+        An unknown device string, or a device this machine does not have (e.g. ``"cuda"``
+        without a CUDA GPU, or ``"cuda:3"`` on a machine with two GPUs).
+    """
     import torch
 
     if device is None:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if not isinstance(device, (str, torch.device)) or isinstance(device, bool):
+        raise InputTypeError(
+            f"device must be None, a str such as 'cpu' or 'cuda', or a torch.device; got "
+            f"{describe(device)}."
+        )
     try:
-        return torch.device(device)
-    except (TypeError, RuntimeError) as err:
+        dev = torch.device(device)
+    except (TypeError, RuntimeError, ValueError) as err:
         raise InputValueError(
-            f"device must be None, 'cpu', 'cuda' or a torch.device; got {device!r}."
+            f"device must be None, 'cpu', 'cuda', 'cuda:<index>' or a torch.device; got {device!r}."
         ) from err
+    if dev.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise InputValueError(
+                f"device={device!r} was asked for, but this machine has no usable CUDA GPU "
+                "(no NVIDIA driver, or torch built without CUDA). Fix: pass device='cpu', or "
+                "device=None to use a GPU only when there is one."
+            )
+        if dev.index is not None and dev.index >= count:
+            raise InputValueError(
+                f"device={device!r} was asked for, but this machine has {count} CUDA GPU(s) "
+                f"(cuda:0 to cuda:{count - 1}). Fix: pass one of those, or device=None."
+            )
+    elif dev.type == "mps" and not torch.backends.mps.is_available():
+        raise InputValueError(
+            f"device={device!r} was asked for, but Apple MPS is not available here. Fix: pass "
+            "device='cpu' or device=None."
+        )
+    return dev
+
+
+check_device = resolve_device
+
+
+# --- Sizes of arrays read from files ----------------------------------------------------------
+
+#: Environment variable: the most bytes one array read from a file may take (default 16 GiB).
+MAX_ARRAY_BYTES_ENV = "DATAPERF_MAX_ARRAY_BYTES"
+_DEFAULT_MAX_ARRAY_BYTES = 16 << 30
+
+
+def max_array_bytes() -> int:
+    """The cap on one array read from a file: ``$DATAPERF_MAX_ARRAY_BYTES`` or 16 GiB."""
+    raw = os.environ.get(MAX_ARRAY_BYTES_ENV)
+    if raw is None or not raw.strip():
+        return _DEFAULT_MAX_ARRAY_BYTES
+    try:
+        value = int(float(raw))
+    except ValueError:
+        value = -1
+    if value < 1:
+        raise InputValueError(
+            f"${MAX_ARRAY_BYTES_ENV} must be a positive number of bytes; got {raw!r}. Fix: set "
+            f"it to e.g. {_DEFAULT_MAX_ARRAY_BYTES} or unset it."
+        )
+    return value

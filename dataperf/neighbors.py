@@ -47,7 +47,6 @@ Searches
 from __future__ import annotations
 
 import math
-import numbers
 import warnings
 from typing import Any
 
@@ -56,11 +55,14 @@ import numpy as np
 from dataperf._errors import InputValueError
 from dataperf._optional import require
 from dataperf._validate import (
+    check_batch_size,
+    check_choice,
     check_count,
     check_embeddings,
     read_rows,
     release_pages,
     resolve_device,
+    row_norms,
 )
 
 __all__ = [
@@ -110,17 +112,11 @@ def check_search(search: Any) -> str:
 
 
 def _check_metric(metric: Any) -> str:
-    if metric not in METRICS:
-        raise InputValueError(f"metric must be one of {METRICS}; got {metric!r}.")
-    return metric
+    return check_choice(metric, "metric", METRICS)
 
 
 def _check_batch(value: Any, name: str) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise InputValueError(f"{name} must be a positive int or None (automatic); got {value!r}.")
-    return int(value)
+    return check_batch_size(value, name)
 
 
 def _rows64(a: np.ndarray, rows: Any, metric: str, name: str = "embeddings") -> np.ndarray:
@@ -137,7 +133,7 @@ def _rows64(a: np.ndarray, rows: Any, metric: str, name: str = "embeddings") -> 
         if np.size(rows) >= 256:  # scattered reads of a memory map: do not keep its pages
             release_pages(a)
     if metric == "cosine":
-        norms = np.sqrt(np.einsum("ij,ij->i", out, out))
+        norms = row_norms(out)
         if (norms == 0).any():
             bad = int(np.arange(len(a))[rows][np.argmin(norms)])
             raise InputValueError(

@@ -47,7 +47,18 @@ from typing import Any
 import numpy as np
 
 from dataperf._errors import InputTypeError, InputValueError
-from dataperf._validate import check_count, check_embeddings, describe, resolve_device
+from dataperf._validate import (
+    check_choice,
+    check_count,
+    check_embeddings,
+    check_float,
+    check_int,
+    check_same_classes,
+    check_weights,
+    describe,
+    resolve_device,
+    row_norms,
+)
 from dataperf.neighbors import NeighborIndex, check_search
 from dataperf.scores import bald, entropy
 from dataperf.signals import Signals
@@ -338,7 +349,7 @@ def _diverse_greedy(
         neg, i, seen = heapq.heappop(heap)
         if seen < len(picked):
             new = np.stack(points[seen:])
-            dist = np.sqrt(((new - rows([i])[0]) ** 2).sum(axis=1)).min()
+            dist = row_norms(new - rows([i])[0]).min()
             factor[i] = min(factor[i], dist / radius)
             heapq.heappush(heap, (-float(value[i] * factor[i]), i, len(picked)))
             continue
@@ -352,7 +363,7 @@ def _diverse_greedy(
 # --------------------------------------------------------------------------------------------
 
 
-def _check_signals(s: Any, name: str, *, pool_dims: tuple[int, int] | None) -> Signals:
+def _check_signals(s: Any, name: str, *, pool_dims: tuple[int, int, int] | None) -> Signals:
     if not isinstance(s, Signals):
         raise InputTypeError(
             f"{name} must be dataperf.Signals (from dataperf.probe or Signals(probs=..., "
@@ -366,12 +377,8 @@ def _check_signals(s: Any, name: str, *, pool_dims: tuple[int, int] | None) -> S
             "diversity. Probe with dataperf.probe (it collects them) or pass embeddings=."
         )
     if pool_dims is not None:
-        k, d = pool_dims
-        if s.num_classes != k:
-            raise InputValueError(
-                f"{name} has K={s.num_classes} classes but the pool has K={k}; take pool, test "
-                "and train signals from the same model."
-            )
+        n, k, d = pool_dims
+        check_same_classes(s.probs.shape, (n, k), name, "the pool")
         if s.embeddings.shape[1] != d:
             raise InputValueError(
                 f"{name} embeddings have D={s.embeddings.shape[1]} features but the pool's have "
@@ -428,22 +435,11 @@ class HardnessSampler:
     device: Any = None
 
     def __post_init__(self) -> None:
-        if isinstance(self.k, bool) or not isinstance(self.k, numbers.Integral) or self.k < 1:
-            raise InputValueError(f"k must be an int >= 1; got {self.k!r}.")
-        weights = dict(self.weights or {})
-        unknown = set(weights) - set(COMPONENTS)
-        if unknown:
-            raise InputValueError(
-                f"weights has unknown component(s) {sorted(unknown)}; valid: {list(COMPONENTS)}."
-            )
-        for name, w in weights.items():
-            if not isinstance(w, numbers.Real) or not np.isfinite(w) or w < 0:
-                raise InputValueError(f"weights[{name!r}] must be a finite number >= 0; got {w!r}.")
-        self.weights = {c: float(weights.get(c, 1.0)) for c in COMPONENTS}
-        if not isinstance(self.diversity, numbers.Real) or not self.diversity >= 0:
-            raise InputValueError(f"diversity must be a number >= 0; got {self.diversity!r}.")
-        if self.metric not in ("cosine", "euclidean"):
-            raise InputValueError(f"metric must be 'cosine' or 'euclidean'; got {self.metric!r}.")
+        check_int(self.k, "k", low=1)
+        self.weights = check_weights(self.weights, "weights", COMPONENTS)
+        self.diversity = check_float(self.diversity, "diversity", low=0.0)
+        check_choice(self.metric, "metric", ("cosine", "euclidean"))
+        check_int(self.seed, "seed", low=0)
         check_count(self.neighbors, 10**6, "neighbors", what="allowed neighbours")
         check_search(self.search)
         resolve_device(self.device)
@@ -459,7 +455,7 @@ class HardnessSampler:
         judged within the pool itself.
         """
         pool = _check_signals(pool, "pool", pool_dims=None)
-        dims = (pool.num_classes, pool.embeddings.shape[1])
+        dims = (len(pool), pool.num_classes, pool.embeddings.shape[1])
         if test is not None:
             test = _check_signals(test, "test", pool_dims=dims)
         if train is not None:

@@ -17,15 +17,23 @@ from __future__ import annotations
 
 import collections
 import heapq
-import numbers
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
 import torch
 
 from dataperf._errors import InputTypeError, InputValueError
-from dataperf._validate import describe, first_nonfinite, read_rows, resolve_device
+from dataperf._validate import (
+    check_batch_size,
+    check_choice,
+    check_int,
+    describe,
+    first_nonfinite,
+    pow2_scale,
+    read_rows,
+    resolve_device,
+)
 
 __all__ = [
     "SELECTORS",
@@ -44,11 +52,7 @@ __all__ = [
 
 
 def _check_k(k: Any, n: int) -> int:
-    if isinstance(k, bool) or not isinstance(k, numbers.Integral):
-        raise InputTypeError(
-            f"k must be an int; got {describe(k)}: pass a whole number such as k=10"
-        )
-    k = int(k)
+    k = check_int(k, "k")
     if n == 0:
         raise InputValueError("the pool is empty (N=0): pass at least one candidate to select from")
     if k < 1:
@@ -170,10 +174,9 @@ def random(n: int, k: int, *, seed: int = 0) -> np.ndarray:
     -------
     (k,) int64 array
     """
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 0:
-        raise InputTypeError(f"n must be a non-negative int (the pool size); got {describe(n)}")
+    n = check_int(n, "n (the pool size)", low=0)
     k = _check_k(k, int(n))
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_int(seed, "seed", low=0))
     return rng.choice(int(n), size=k, replace=False).astype(np.int64)
 
 
@@ -272,12 +275,8 @@ def kcenter_greedy(
     n, d = x_in.shape
     k = _check_k(k, n)
     w_np = _check_weights(weights, n)
-    if dtype not in ("float32", "float64"):
-        raise InputValueError(f"dtype must be 'float32' or 'float64'; got {dtype!r}")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral):
-        raise InputTypeError(f"batch_size must be a positive int; got {describe(batch_size)}")
-    if batch_size < 1:
-        raise InputValueError(f"batch_size must be >= 1; got {batch_size}")
+    check_choice(dtype, "dtype", ("float32", "float64"))
+    batch_size = check_batch_size(batch_size, allow_none=False)
     r_in = None
     if reference is not None:
         r_in = _check_matrix(reference, "reference")
@@ -292,18 +291,15 @@ def kcenter_greedy(
     dev = resolve_device(device)
     tdt = torch.float32 if dtype == "float32" else torch.float64
 
-    def to_t(a: np.ndarray | torch.Tensor) -> torch.Tensor:
-        t = a if isinstance(a, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(a))
-        return t.to(device=dev, dtype=tdt)
-
     with torch.inference_mode():
-        x, mu = _centred(x_in, dev, tdt)  # centring keeps |x|^2 + |c|^2 - 2 x.c accurate
+        # centring keeps |x|^2 + |c|^2 - 2 x.c accurate; scaling keeps it in range
+        x, r = _centred(x_in, r_in, dev, tdt)
         xx = (x * x).sum(1)
         w = None if w_np is None else torch.from_numpy(w_np).to(device=dev, dtype=tdt)
 
         picked: list[int] = []
         if r_in is not None:
-            dmin2 = _min_sqdist(x, xx, to_t(r_in) - mu, batch_size)
+            dmin2 = _min_sqdist(x, xx, r, batch_size)
         else:
             first = 0 if w_np is None else int(np.argmax(w_np))  # first maximum: lowest index
             picked.append(first)
@@ -320,26 +316,45 @@ def kcenter_greedy(
 
 
 def _centred(
-    x_in: np.ndarray | torch.Tensor, dev: torch.device, tdt: torch.dtype
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """``x - mean(x)`` as a ``tdt`` tensor on ``dev``, and the mean. A NumPy (or memory-mapped)
-    array is read in chunks of rows, so only the result is ever held in full."""
-    if isinstance(x_in, torch.Tensor):
-        x = x_in.to(device=dev, dtype=tdt)
-        mu = x.mean(0)
-        return x - mu, mu
+    x_in: np.ndarray | torch.Tensor,
+    r_in: np.ndarray | torch.Tensor | None,
+    dev: torch.device,
+    tdt: torch.dtype,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """``(x - mean(x)) * s`` and ``(r - mean(x)) * s`` as ``tdt`` tensors on ``dev``, where
+    ``s`` is the power of two that brings the largest centred value near 1: an exact scaling
+    (selections do not change) under which squared distances neither overflow (embeddings of
+    magnitude 1e25) nor underflow (1e-25) in float32. A NumPy (or memory-mapped) array is read
+    in chunks of rows, so only the results are ever held in full."""
+
+    def chunks(a: np.ndarray | torch.Tensor) -> Iterator[tuple[int, torch.Tensor]]:
+        step = max(1, 2**24 // max(1, a.shape[1]))
+        for s in range(0, a.shape[0], step):
+            if isinstance(a, torch.Tensor):
+                chunk = a[s : s + step]
+            else:
+                chunk = torch.from_numpy(read_rows(a, s, min(s + step, a.shape[0])))
+            yield s, chunk.to(device=dev, dtype=torch.float64)
+
     n, d = x_in.shape
-    step = max(1, 2**24 // d)
     total = torch.zeros(d, dtype=torch.float64, device=dev)
-    for a in range(0, n, step):
-        chunk = torch.from_numpy(read_rows(x_in, a, min(a + step, n))).to(dev)
-        total += chunk.to(torch.float64).sum(0)
-    mu = (total / n).to(tdt)
-    x = torch.empty((n, d), dtype=tdt, device=dev)
-    for a in range(0, n, step):
-        chunk = torch.from_numpy(read_rows(x_in, a, min(a + step, n))).to(dev)
-        x[a : a + step] = chunk.to(tdt) - mu
-    return x, mu
+    for _, chunk in chunks(x_in):
+        total += chunk.sum(0)
+    mu = total / n
+    top = 0.0
+    for a in (x_in, r_in):
+        if a is not None:
+            for _, chunk in chunks(a):
+                top = max(top, float((chunk - mu).abs().max()))
+    scale = pow2_scale(top)
+
+    def centred(a: np.ndarray | torch.Tensor) -> torch.Tensor:
+        out = torch.empty(tuple(a.shape), dtype=tdt, device=dev)
+        for s, chunk in chunks(a):
+            out[s : s + len(chunk)] = ((chunk - mu) * scale).to(tdt)
+        return out
+
+    return centred(x_in), None if r_in is None else centred(r_in)
 
 
 def _lazy_greedy(
@@ -499,9 +514,10 @@ def kmeans_pp(
     n = x.shape[0]
     k = _check_k(k, n)
     w = _check_weights(weights, n)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_int(seed, "seed", low=0))
     x = x.astype(np.float64 if x.dtype == np.float64 else np.float32)
-    x = x - x.mean(0)
+    x = x - x.mean(0, dtype=np.float64).astype(x.dtype)
+    x *= x.dtype.type(pow2_scale(float(np.abs(x).max())))  # exact; squares stay in range
     xx = np.einsum("ij,ij->i", x, x).astype(np.float64)
     dmin2 = np.full(n, np.inf)
     free = np.ones(n, dtype=bool)

@@ -48,6 +48,7 @@ from dataperf._validate import (
     check_embeddings,
     check_labels,
     check_probs,
+    check_unique,
     describe,
     read_rows,
 )
@@ -63,17 +64,46 @@ def _check_ids(ids: Any, n: int) -> np.ndarray | PathIds:
     if isinstance(ids, PathIds):
         if len(ids) != n:
             raise InputValueError(f"ids must have {n} entries (one per item); got {len(ids)}.")
+        _check_unique_path_ids(ids)
         return ids
     ids = np.asarray(ids)
     if ids.shape != (n,):
         raise InputValueError(f"ids must have shape ({n},) (one per item); got shape {ids.shape}.")
     if ids.dtype.kind in "iu":
-        return ids.astype(np.int64, copy=False)
-    if ids.dtype.kind in "OSU":
-        return ids.astype(str, copy=False)
-    raise InputTypeError(
-        f"ids must be integers or strings (e.g. file paths); got dtype {ids.dtype}."
-    )
+        out = ids.astype(np.int64, copy=False)
+    elif ids.dtype.kind in "OSU":
+        out = ids.astype(str, copy=False)
+    else:
+        raise InputTypeError(
+            f"ids must be integers or strings (e.g. file paths); got dtype {ids.dtype}."
+        )
+    check_unique(out, "ids")
+    return out
+
+
+def _check_unique_path_ids(ids: PathIds) -> None:
+    """Refuse encoded string ids that repeat (checked without decoding all of them)."""
+    folders = np.asarray(ids.folders)
+    check_unique(folders, "the folder table of the string ids (ids_folders.npy)")
+    folder, name = np.asarray(ids.folder), np.asarray(ids.name)
+    if len(folder) and (folder.min() < 0 or folder.max() >= len(folders)):
+        raise InputValueError(
+            f"string ids refer to folder codes outside [0, {len(folders)}); the saved ids are "
+            "damaged. Fix: re-save the Signals."
+        )
+    if len(folder) < 2:
+        return
+    order = np.lexsort((name, folder))
+    same = (folder[order][1:] == folder[order][:-1]) & (name[order][1:] == name[order][:-1])
+    if same.any():
+        row = int(order[np.flatnonzero(same)[0]])
+        hits = np.flatnonzero((folder == folder[row]) & (name == name[row]))
+        value = str(ids.take(np.array([row])).decode()[0])
+        raise InputValueError(
+            f"ids must be unique (one per item); {value!r:.80} appears {len(hits)} times (at "
+            f"positions {hits[:5].tolist()}{' ...' if len(hits) > 5 else ''}). Fix: drop or "
+            "rename the duplicates so that each item has its own id."
+        )
 
 
 def _check_index(index: Any, n: int) -> np.ndarray:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 
 import numpy as np
@@ -116,7 +117,8 @@ def test_diversity_zero_is_top_k_and_diversity_drops_duplicates(signals):
     np.testing.assert_array_equal(plain.indices, order[:20])
     # append an exact duplicate of each of the 10 best candidates
     top = plain.indices[:10]
-    doubled = Signals.concat([pool, pool[top]])
+    copies = dataclasses.replace(pool[top], ids=np.arange(len(pool), len(pool) + 10))
+    doubled = Signals.concat([pool, copies])
     plain2 = HardnessSampler(20, diversity=0).propose(doubled, test=test, train=train)
     assert len(set(plain2.indices) & set(range(len(pool), len(pool) + 10))) == 10
     spread = HardnessSampler(20).propose(doubled, test=test, train=train)
@@ -269,11 +271,11 @@ def bad(pool, test, train):
     wide = Signals(probs=test.probs, embeddings=np.ones((len(test), D + 1)))
     no_emb = Signals(probs=test.probs, labels=test.labels)
     return [
-        (dict(k=0), {}, ValueError, "k must be an int >= 1"),
+        (dict(k=0), {}, ValueError, "k must be a positive int"),
         (dict(k=1000), {}, ValueError, r"number of pool items \(300\); got 1000"),
         (dict(k=5, weights={"hardness": 1}), {}, ValueError, "unknown component"),
         (dict(k=5, weights={"hard": -1}), {}, ValueError, "finite number >= 0"),
-        (dict(k=5, diversity=-1), {}, ValueError, "diversity must be a number >= 0"),
+        (dict(k=5, diversity=-1), {}, ValueError, "diversity must be a finite number >= 0"),
         (dict(k=5, metric="manhattan"), {}, ValueError, "metric must be"),
         (dict(k=5), dict(pool=pool.probs), TypeError, "pool must be dataperf.Signals"),
         (dict(k=5), dict(test=two), ValueError, "test has K=2 classes but the pool has K=4"),

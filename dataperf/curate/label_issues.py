@@ -34,6 +34,7 @@ from dataperf._errors import InputTypeError, InputValueError
 from dataperf._validate import (
     check_count,
     check_embeddings,
+    check_int,
     check_labels,
     describe,
     resolve_device,
@@ -219,11 +220,15 @@ def cross_val_probs(
         )
     if not callable(getattr(estimator, "fit", None)):
         raise InputTypeError(f"estimator must have a fit method; got {describe(estimator)}.")
-    if isinstance(folds, bool) or not isinstance(folds, (int, np.integer)):
-        raise InputTypeError(f"folds must be an int; got {describe(folds)}.")
-    folds = int(folds)
+    folds = check_int(folds, "folds")
     counts = np.bincount(y, minlength=k)
     present = np.flatnonzero(counts)
+    if len(present) < 2:
+        raise InputValueError(
+            f"cross_val_probs needs labels of at least 2 classes; every one of the {len(y)} "
+            f"labels is class {int(present[0]) if len(present) else '?'}, so no classifier can "
+            "be trained. Fix: pass labelled items of two or more classes."
+        )
     smallest = int(present[np.argmin(counts[present])])
     if folds < 2:
         raise InputValueError(f"folds must be >= 2; got {folds}. Fix: use folds=5.")
@@ -235,18 +240,45 @@ def cross_val_probs(
         )
     probs = np.zeros((len(y), k), dtype=np.float64)
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-    for train, test in splitter.split(x, y):
+    for fold, (train, test) in enumerate(splitter.split(x, y)):
         model = clone(estimator)
         model.fit(x[train], y[train])
         part = np.asarray(model.predict_proba(x[test]), dtype=np.float64)
         classes = np.asarray(model.classes_).astype(np.int64)
+        _check_fold_probs(part, test, fold, estimator, len(classes))
         probs[np.ix_(test, classes)] = part
-    sums = probs.sum(axis=1, keepdims=True)
-    probs = np.where(sums > 0, probs / np.where(sums > 0, sums, 1.0), 1.0 / k)
+    probs /= probs.sum(axis=1, keepdims=True)  # each row sums to 1 within 1e-3 already
     meta.update(
         out_of_sample=True, estimator=type(estimator).__name__, folds=folds, cv_seed=int(seed)
     )
     return Signals(probs=probs, embeddings=x, labels=y, ids=ids, meta=meta)
+
+
+def _check_fold_probs(
+    part: np.ndarray, rows: np.ndarray, fold: int, estimator: Any, k: int
+) -> None:
+    """Refuse what ``predict_proba`` returned for the held-out ``rows`` of one fold unless it is
+    an (len(rows), k) array of finite, non-negative rows summing to 1: never fabricate
+    probabilities for an item the estimator could not score."""
+    name = type(estimator).__name__
+    if part.shape != (len(rows), k):
+        raise InputValueError(
+            f"{name}.predict_proba returned shape {part.shape} in fold {fold}; expected "
+            f"({len(rows)}, {k}) (held-out items x classes seen in training). Fix the estimator."
+        )
+    bad = ~np.isfinite(part).all(axis=1) | (part < 0).any(axis=1)
+    with np.errstate(invalid="ignore"):
+        bad |= ~(np.abs(part.sum(axis=1) - 1.0) <= 1e-3)
+    if bad.any():
+        items = rows[bad]
+        raise InputValueError(
+            f"{name}.predict_proba returned {int(bad.sum())} row(s) that are not probabilities "
+            f"(NaN/inf, negative, or not summing to 1) in fold {fold}, for item(s) "
+            f"{items[:10].tolist()}{' ...' if len(items) > 10 else ''}; e.g. "
+            f"{np.round(part[np.flatnonzero(bad)[0]], 4).tolist()[:10]}. Refused rather than "
+            "replaced by made-up probabilities. Fix: impute or drop those items' features (NaN "
+            "inputs), or use an estimator whose predict_proba is defined for them."
+        )
 
 
 # ----------------------------------------------------------------------------- shared pieces

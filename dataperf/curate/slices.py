@@ -19,7 +19,6 @@ as sets of ids, in the same ranking. With duplicate ids ties fall back to positi
 
 from __future__ import annotations
 
-import numbers
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -29,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from dataperf._errors import InputTypeError, InputValueError
-from dataperf._validate import check_embeddings, describe
+from dataperf._validate import check_embeddings, check_float, check_int, describe, row_norms
 from dataperf.scores import loss as _loss
 from dataperf.signals import Signals
 
@@ -96,18 +95,6 @@ class Slice:
 # --------------------------------------------------------------------------------------------
 
 
-def _check_int(value: Any, name: str, low: int, high: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise InputTypeError(
-            f"{name} must be an int; got {describe(value)}. Pass e.g. {name}={low}."
-        )
-    value = int(value)
-    if value < low or (high is not None and value > high):
-        rng = f">= {low}" if high is None else f"between {low} and {high}"
-        raise InputValueError(f"{name} must be {rng}; got {value}. Pass a {name} in that range.")
-    return value
-
-
 def _check_columns(signals: Signals, columns: Any) -> list[str]:
     if columns is None:
         return []
@@ -167,8 +154,8 @@ def _fmt(value: float, metric: str) -> str:
 
 def _unit(x: np.ndarray) -> np.ndarray:
     x = x.astype(np.float64, copy=False)
-    norms = np.sqrt(np.einsum("ij,ij->i", x, x))
-    return x / np.maximum(norms, 1e-12)[:, None]
+    norms = row_norms(x)
+    return x / np.where(norms > 0, norms, 1.0)[:, None]
 
 
 def _cluster_groups(x: np.ndarray, n_clusters: int, seed: int) -> list[tuple[str, np.ndarray]]:
@@ -288,18 +275,17 @@ def find_weak_slices(
     if metric not in METRICS:
         raise InputValueError(f"metric must be one of {METRICS}; got {metric!r}.")
     n = len(signals)
-    n_slices = _check_int(n_slices, "n_slices", 1)
-    min_size = _check_int(min_size, "min_size", 1)
+    n_slices = check_int(n_slices, "n_slices", low=1)
+    min_size = check_int(min_size, "min_size", low=1)
     if min_size > n:
         raise InputValueError(
             f"min_size ({min_size}) is larger than the number of items ({n}); no group can be "
             f"that big. Pass min_size <= {n}."
         )
     if n_clusters is not None:
-        n_clusters = _check_int(n_clusters, "n_clusters", 2, n)
-    if isinstance(confidence, bool) or not isinstance(confidence, numbers.Real):
-        raise InputTypeError(f"confidence must be a float in (0, 1); got {describe(confidence)}.")
-    if not 0.0 < float(confidence) < 1.0:
+        n_clusters = check_int(n_clusters, "n_clusters", low=2, high=n)
+    confidence = check_float(confidence, "confidence", low=0.0, high=1.0, low_open=True)
+    if confidence >= 1.0:
         raise InputValueError(f"confidence must be in (0, 1), e.g. 0.95; got {confidence}.")
     names = _check_columns(signals, columns)
     if signals.embeddings is None and not names:
@@ -351,7 +337,7 @@ def find_weak_slices(
         m = len(members)
         if x is not None:
             centre = x[members].mean(0)
-            dist = np.sqrt(((x[members] - centre) ** 2).sum(1))
+            dist = row_norms(x[members] - centre)
             reps = members[np.argsort(dist, kind="stable")[:_N_REPRESENTATIVES]]
         else:
             reps = members[np.argsort(-per_item[members], kind="stable")[:_N_REPRESENTATIVES]]

@@ -25,7 +25,6 @@ the method runs within each class.
 from __future__ import annotations
 
 import heapq
-import numbers
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -33,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from dataperf._errors import InputTypeError, InputValueError
-from dataperf._validate import check_embeddings, describe, resolve_device
+from dataperf._validate import check_bool, check_embeddings, check_int, describe, resolve_device
 from dataperf.neighbors import check_search, nearest_neighbors
 from dataperf.select import kcenter_greedy
 from dataperf.signals import Signals
@@ -275,27 +274,14 @@ def select_subset(
             "Build one with Signals(probs=..., embeddings=..., labels=...)."
         )
     n = len(signals)
-    if isinstance(k, bool) or not isinstance(k, numbers.Integral):
-        raise InputTypeError(
-            f"k must be an int; got {describe(k)}. Pass a whole number such as k=10."
-        )
-    k = int(k)
-    if k < 1 or k > n:
-        raise InputValueError(
-            f"k must be between 1 and the number of items ({n}); got k={k}. Pass k in that range."
-        )
+    k = check_int(k, "k", low=1, high=n, high_name="the number of items")
     if not isinstance(method, str) or method not in METHODS:
         raise InputValueError(
             f"unknown method {method!r}; valid names: {', '.join(sorted(METHODS))}."
         )
-    if isinstance(neighbors, bool) or not isinstance(neighbors, numbers.Integral):
-        raise InputTypeError(f"neighbors must be an int; got {describe(neighbors)}.")
-    if neighbors < 1:
-        raise InputValueError(f"neighbors must be >= 1; got {neighbors}. Pass e.g. neighbors=10.")
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise InputTypeError(f"seed must be an int; got {describe(seed)}. Pass e.g. seed=0.")
-    if not isinstance(per_class, bool):
-        raise InputTypeError(f"per_class must be True or False; got {describe(per_class)}.")
+    check_int(neighbors, "neighbors", low=1)
+    check_int(seed, "seed", low=0)
+    per_class = check_bool(per_class, "per_class")
     if signals.labels is None and (per_class or method in _NEEDS_LABELS):
         why = "per_class=True" if per_class else f"method {method!r}"
         raise InputValueError(

@@ -48,10 +48,12 @@ import numpy as np
 
 from dataperf._errors import InputTypeError, InputValueError
 from dataperf._validate import (
+    check_batch_size,
     check_count,
     check_embeddings,
     check_labels,
     describe,
+    pow2_scale,
     resolve_device,
 )
 from dataperf.neighbors import check_search
@@ -90,13 +92,7 @@ def _as_xy(data: Any, name: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _check_batch(value: Any) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise InputValueError(
-            f"batch_size must be a positive int or None (automatic); got {value!r}."
-        )
-    return int(value)
+    return check_batch_size(value, "batch_size")
 
 
 def knn_shapley(
@@ -146,8 +142,12 @@ def knn_shapley(
     cuda = dev.type != "cpu"
     dtype = torch.float32 if cuda else torch.float64
     mean = x_train.mean(axis=0, dtype=np.float64)
-    xt = torch.as_tensor(x_train - mean, dtype=dtype, device=dev)
-    xv = torch.as_tensor(x_valid - mean, dtype=dtype, device=dev)
+    ct, cv = x_train - mean, x_valid - mean
+    # an exact power-of-two scaling: squared distances stay within float32 at any magnitude
+    scale = pow2_scale(max(float(np.abs(ct).max()), float(np.abs(cv).max())))
+    xt = torch.as_tensor(ct * scale, dtype=dtype, device=dev)
+    xv = torch.as_tensor(cv * scale, dtype=dtype, device=dev)
+    del ct, cv
     yt = torch.as_tensor(y_train, device=dev)
     yv = torch.as_tensor(y_valid, device=dev)
     sq_t = (xt * xt).sum(1)
