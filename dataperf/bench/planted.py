@@ -23,14 +23,13 @@ nothing else; :func:`useful_mask` and :func:`precision_at_k` score it.
 
 from __future__ import annotations
 
-import numbers
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from dataperf._errors import InputTypeError, InputValueError
-from dataperf._validate import check_labels, describe
+from dataperf._validate import check_int, check_labels, describe
 
 __all__ = ["KINDS", "PlantedPool", "make_planted_pool", "precision_at_k", "upscale", "useful_mask"]
 
@@ -88,9 +87,7 @@ def _check_images(x: Any, name: str, hw: tuple[int, int] | None = None) -> np.nd
 
 
 def _check_count(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
-        raise InputValueError(f"{name} must be an int >= 0; got {value!r}.")
-    return int(value)
+    return check_int(value, name, low=0)
 
 
 # ----------------------------------------------------------------------------------- helpers
@@ -117,8 +114,7 @@ def upscale(images: Any, size: int) -> np.ndarray:
     arr = np.asarray(images)
     if arr.ndim != 3 or arr.dtype.kind not in "uif":
         raise InputValueError(f"images must be a real (N, h, w) array; got {describe(images)}.")
-    if isinstance(size, bool) or not isinstance(size, numbers.Integral) or size < 1:
-        raise InputValueError(f"size must be a positive int; got {size!r}.")
+    size = check_int(size, "size", low=1)
     if arr.dtype != np.uint8:
         top = float(arr.max()) if arr.size else 0.0
         arr = np.clip(np.round(arr.astype(np.float64) * (255.0 / (top or 1.0))), 0, 255)
@@ -255,8 +251,7 @@ def make_planted_pool(
         ood = _check_images(ood_images, "ood_images", hw)
     if sum(counts.values()) == 0:
         raise InputValueError("the pool would be empty: every n_* count is 0. Fix: raise n_clean.")
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-        raise InputValueError(f"seed must be an int >= 0; got {seed!r}.")
+    seed = check_int(seed, "seed", low=0)
 
     def rng(kind: str) -> np.random.Generator:
         return np.random.default_rng([int(seed), _KIND_SEED[kind]])

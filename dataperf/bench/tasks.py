@@ -44,8 +44,9 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -54,7 +55,7 @@ from typing import Any
 import numpy as np
 
 from dataperf._errors import InputTypeError, InputValueError
-from dataperf._validate import check_indices, describe
+from dataperf._validate import check_float, check_indices, check_int, describe
 from dataperf.signals import Signals
 
 __all__ = [
@@ -518,12 +519,11 @@ def _resolve_methods(
 
 
 def _check_seeds(seeds: Any) -> list[int]:
-    if isinstance(seeds, (int, np.integer)):
+    if isinstance(seeds, (numbers.Integral, bool)):
         seeds = [seeds]
-    try:
-        out = [int(s) for s in seeds]
-    except (TypeError, ValueError):
-        raise InputTypeError(f"seeds must be a sequence of ints; got {describe(seeds)}.") from None
+    if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Iterable):
+        raise InputTypeError(f"seeds must be a sequence of ints; got {describe(seeds)}.")
+    out = [check_int(s, "each of seeds") for s in seeds]
     if not out or any(s < 0 for s in out) or len(set(out)) != len(out):
         raise InputValueError(f"seeds must be distinct ints >= 0, at least one; got {seeds!r}.")
     return out
@@ -812,16 +812,10 @@ def debugging_task(
     """
     dataset = _check_dataset(dataset)
     seeds_ = _check_seeds(seeds)
-    if not isinstance(flip_rate, (int, float)) or not 0 < flip_rate <= 0.5:
-        raise InputValueError(
-            f"flip_rate must be a number in (0, 0.5]; got {flip_rate!r}. Fix: e.g. 0.1."
-        )
-    try:
-        fracs = sorted({float(f) for f in fractions})
-    except (TypeError, ValueError):
-        raise InputTypeError(
-            f"fractions must be a sequence of floats; got {describe(fractions)}."
-        ) from None
+    flip_rate = check_float(flip_rate, "flip_rate", low=0.0, high=0.5, low_open=True)
+    if isinstance(fractions, (str, bytes)) or not isinstance(fractions, Iterable):
+        raise InputTypeError(f"fractions must be a sequence of floats; got {describe(fractions)}.")
+    fracs = sorted({check_float(f, "each of fractions") for f in fractions})
     if not fracs or any(not 0 < f <= 1 for f in fracs):
         raise InputValueError(
             f"fractions must be numbers in (0, 1], at least one; got {fractions!r}."
@@ -977,8 +971,7 @@ def proposal_task(
 
     dataset = _check_dataset(dataset)
     seeds_ = _check_seeds(seeds)
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise InputValueError(f"k must be an int >= 1 (proposals per method); got {k!r}.")
+    k = check_int(k, "k", low=1)
     if "seed" in scenario_kwargs or "dataset" in scenario_kwargs:
         raise InputTypeError(
             "scenario_kwargs must not hold 'seed' or 'dataset'; use seeds= / dataset=."

@@ -52,6 +52,7 @@ from dataperf._validate import (
     check_count,
     check_embeddings,
     check_labels,
+    check_same_classes,
     describe,
     pow2_scale,
     resolve_device,
@@ -287,6 +288,10 @@ def data_values(
         )
     x_train, y_train = _as_xy(train, "train")
     x_valid, y_valid = _as_xy(valid, "valid")
+    from dataperf.signals import Signals
+
+    if isinstance(train, Signals) and isinstance(valid, Signals):
+        check_same_classes(train.probs.shape, valid.probs.shape, "train", "valid")
     if x_valid.shape[1] != x_train.shape[1]:
         raise InputValueError(
             f"valid embeddings must have D = {x_train.shape[1]} features like train; got shape "
