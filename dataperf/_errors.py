@@ -23,3 +23,7 @@ class InputTypeError(InputError, TypeError):
 
 class MissingResourceError(InputError, LookupError):
     """A data file or corpus a feature needs is not on this machine (nothing is downloaded)."""
+
+
+class OutputPathError(InputError, PermissionError):
+    """An output path the user named cannot be written (not a folder, no permission)."""

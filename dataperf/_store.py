@@ -40,11 +40,13 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import secrets
 import shutil
 import warnings
 import zipfile
+import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,7 +54,8 @@ from typing import IO, Any
 
 import numpy as np
 
-from dataperf._errors import InputTypeError, InputValueError
+from dataperf._errors import InputTypeError, InputValueError, OutputPathError
+from dataperf._validate import MAX_ARRAY_BYTES_ENV, max_array_bytes
 
 __all__ = [
     "FORMAT",
@@ -62,7 +65,9 @@ __all__ = [
     "ids_files",
     "is_signals_dir",
     "make_header",
+    "load_npz",
     "read_folder",
+    "read_npy",
     "write_array",
     "write_folder",
     "write_header",
@@ -213,7 +218,7 @@ def check_output_dir(path: str | Path, *, probe_run: bool = False) -> Path:
     ValueError
         ``path`` is a file, or a non-empty folder that holds no Signals.
     PermissionError
-        The folder or its parent cannot be created or written.
+        The folder or its parent cannot be created or written (an ``OutputPathError``).
     """
     if not isinstance(path, (str, os.PathLike)) or not str(path):
         raise InputTypeError(f"the output folder must be a str or Path; got {path!r}.")
@@ -232,6 +237,12 @@ def check_output_dir(path: str | Path, *, probe_run: bool = False) -> Path:
                 "pass a new or empty folder."
             )
     parent = folder.parent
+    blocker = next((p for p in folder.parents if p.exists()), None)
+    if blocker is not None and not blocker.is_dir():
+        raise OutputPathError(
+            f"cannot write the output folder {folder}: {blocker} is a file, not a folder, so "
+            "nothing can be created under it. Fix: pass a folder path whose parents are folders."
+        )
     try:
         parent.mkdir(parents=True, exist_ok=True)
         probe = parent / f".{folder.name}.check-{os.getpid()}-{secrets.token_hex(4)}"
@@ -240,9 +251,10 @@ def check_output_dir(path: str | Path, *, probe_run: bool = False) -> Path:
         if folder.is_dir() and not os.access(folder, os.W_OK | os.X_OK):
             raise PermissionError(f"folder {folder} is not writable")
     except OSError as err:
-        raise PermissionError(
-            f"cannot write the output folder {folder}: {err.strerror or err}. Fix: pass a "
-            "folder in a place you can write to (check the path and its permissions)."
+        raise OutputPathError(
+            f"cannot write the output folder {folder}: {parent} is not a writable folder "
+            f"({err.strerror or err}). Fix: pass a folder in a place you can write to (check "
+            "the path and its permissions)."
         ) from None
     return folder
 
@@ -396,13 +408,16 @@ def read_folder(folder: str | Path, *, mmap: bool = True) -> tuple[dict[str, Any
             )
         )
     try:
-        header = json.loads(header_path.read_text())
-    except ValueError as err:
+        header = json.loads(header_path.read_text(encoding="utf-8"))
+    except ValueError as err:  # JSONDecodeError and UnicodeDecodeError
         raise InputValueError(
             f"{header_path} is not valid JSON ({err}); the folder is damaged."
         ) from None
     if not isinstance(header, dict) or header.get("format") != FORMAT:
-        raise InputValueError(f"{header_path} is not a {FORMAT} file")
+        raise InputValueError(
+            f'{header_path} is not a {FORMAT} file (no "format": "{FORMAT}" in it). Fix: '
+            "pass a folder written by Signals.save or `dataperf probe --out`."
+        )
     version = header.get("version")
     if version == 1:
         return _read_v1(folder, header), header
@@ -411,13 +426,12 @@ def read_folder(folder: str | Path, *, mmap: bool = True) -> tuple[dict[str, Any
             f"{folder} holds Signals format version {version}; this dataperf reads versions 1 "
             f"and {VERSION}. Re-create it with this version of dataperf."
         )
-    mode = "r" if mmap else None
 
     def load(name: str) -> np.ndarray:
         path = folder / f"{name}.npy"
         if not path.is_file():
             raise FileNotFoundError(f"{folder} is damaged: {header_path.name} lists {path.name}")
-        return np.load(path, mmap_mode=mode, allow_pickle=False)
+        return read_npy(path, mmap=mmap)
 
     arrays: dict[str, Any] = {name: load(name) for name in header.get("arrays", [])}
     if header.get("ids") == "paths":
@@ -439,12 +453,114 @@ def _read_v1(folder: Path, header: dict) -> dict[str, Any]:
         return {n: data[n] for n in (*names, *columns) if n in data.files}
 
 
-def load_npz(path: Path) -> Any:
-    """``np.load`` of an ``.npz`` after checking that no member would inflate out of bounds.
+_READ_ERRORS = (ValueError, EOFError, zipfile.BadZipFile, zlib.error, KeyError)
 
-    A compressed member may grow at most ``_MAX_INFLATION`` times (plus 1 MiB), and the array
-    each member declares must fit in the bytes that member holds.
+
+def _damaged(path: Path, what: str, err: BaseException | None = None) -> InputValueError:
+    why = f" ({type(err).__name__}: {err})" if err is not None else ""
+    return InputValueError(
+        f"{path}: {what}{why}; the file is damaged or truncated (an interrupted copy?). Fix: "
+        "re-create it (Signals.save or `dataperf probe --out`), or copy it again."
+    )
+
+
+def _npy_header(f: IO[bytes]) -> tuple[tuple[int, ...], np.dtype]:
+    """Shape and dtype from the header of the ``.npy`` data at the position of ``f``."""
+    fmt = np.lib.format
+    version = fmt.read_magic(f)
+    read = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+    shape, _, dtype = read(f)
+    return tuple(int(d) for d in shape), dtype
+
+
+def _data_bytes(shape: tuple[int, ...], dtype: np.dtype) -> int:
+    return math.prod(shape) * dtype.itemsize
+
+
+def _check_cap(path: Path, nbytes: int, what: str) -> None:
+    cap = max_array_bytes()
+    if nbytes > cap:
+        raise InputValueError(
+            f"{path}: {what} would take {nbytes:,} bytes of memory, more than the cap of "
+            f"{cap:,} bytes; refused before reading. Fix: if the file is genuine, raise the cap "
+            f"with the environment variable {MAX_ARRAY_BYTES_ENV}=<bytes> (or load with "
+            "mmap=True, which does not read arrays into memory)."
+        )
+
+
+def read_npy(path: str | Path, *, mmap: bool = True) -> np.ndarray:
+    """One ``.npy`` file, memory-mapped read-only (``mmap``) or read into RAM; never unpickled.
+
+    The header is read first and checked against the file: an array it declares must fit in the
+    bytes the file holds (a truncated file is a clear error here, not a crash when a mapped page
+    is touched later), and an array read into RAM must fit under :func:`max_array_bytes`.
     """
+    path = Path(path)
+    try:
+        with open(path, "rb") as f:
+            shape, dtype = _npy_header(f)
+            offset = f.tell()
+            size = os.fstat(f.fileno()).st_size
+    except _READ_ERRORS as err:
+        raise _damaged(path, "not a readable .npy array", err) from None
+    if dtype.hasobject:
+        raise InputValueError(
+            f"{path} holds Python objects (dtype {dtype}), which would need unpickling; "
+            "refused. Fix: store numbers or fixed-width strings."
+        )
+    nbytes = _data_bytes(shape, dtype)
+    if nbytes > size - offset:
+        raise _damaged(
+            path,
+            f"its header declares {shape} {dtype} ({nbytes:,} bytes) but the "
+            f"file holds {size - offset:,} bytes of data",
+        )
+    if not mmap:
+        _check_cap(path, nbytes, f"the {shape} {dtype} array")
+    try:
+        return np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+    except _READ_ERRORS as err:
+        raise _damaged(path, "not a readable .npy array", err) from None
+
+
+class SafeNpz:
+    """An open ``.npz`` (from :func:`load_npz`): ``files``, ``name in npz``, ``npz[name]``
+    (read errors become clear errors naming the file), usable as a context manager."""
+
+    def __init__(self, path: Path, npz: Any) -> None:
+        self.path, self._npz = path, npz
+        self.files = list(npz.files)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.files
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        try:
+            return self._npz[name]
+        except KeyError:
+            raise KeyError(f"{self.path} has no array {name!r}") from None
+        except _READ_ERRORS as err:
+            raise _damaged(self.path, f"member {name!r} cannot be read", err) from None
+
+    def close(self) -> None:
+        self._npz.close()
+
+    def __enter__(self) -> SafeNpz:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+def load_npz(path: Path) -> SafeNpz:
+    """An ``.npz`` file, after checking every member's header before anything is inflated.
+
+    Refused: a compressed member that would grow more than ``_MAX_INFLATION`` times (plus
+    1 MiB), a member whose declared array does not fit in the bytes it holds, object arrays
+    (pickles), and members that together would take more than :func:`max_array_bytes`.
+    """
+    path = Path(path)
+    total = 0
     try:
         with zipfile.ZipFile(path) as archive:
             for info in archive.infolist():
@@ -456,21 +572,24 @@ def load_npz(path: Path) -> Any:
                         "decompression bomb?). Fix: re-save it with np.savez (uncompressed)."
                     )
                 with archive.open(info) as member:
-                    fmt = np.lib.format
-                    read = (
-                        fmt.read_array_header_1_0
-                        if fmt.read_magic(member) == (1, 0)
-                        else fmt.read_array_header_2_0
-                    )
-                    shape, _, dtype = read(member)
-                    size = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-                    if size > info.file_size:
+                    shape, dtype = _npy_header(member)
+                    size = _data_bytes(shape, dtype)
+                    if dtype.hasobject:
                         raise InputValueError(
-                            f"{path}: member {info.filename} declares {size} bytes of data "
-                            f"but holds {info.file_size}; the file is damaged."
+                            f"{path}: member {info.filename} holds Python objects (dtype "
+                            f"{dtype}), which would need unpickling; refused."
                         )
-    except zipfile.BadZipFile as err:
-        raise InputValueError(
-            f"{path} is not a readable .npz file ({err}); it is damaged."
-        ) from None
-    return np.load(path, allow_pickle=False)
+                    if size > info.file_size:
+                        raise _damaged(
+                            path,
+                            f"member {info.filename} declares {size} bytes of data but holds "
+                            f"{info.file_size}",
+                        )
+                total += max(size, info.file_size)
+    except _READ_ERRORS as err:
+        raise _damaged(path, "not a readable .npz file", err) from None
+    _check_cap(path, total, "its arrays")
+    try:
+        return SafeNpz(path, np.load(path, allow_pickle=False))
+    except _READ_ERRORS as err:
+        raise _damaged(path, "not a readable .npz file", err) from None
