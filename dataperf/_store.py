@@ -61,7 +61,11 @@ __all__ = [
     "FORMAT",
     "VERSION",
     "PathIds",
+    "atomic_file",
+    "atomic_write_bytes",
+    "atomic_write_text",
     "check_output_dir",
+    "check_output_file",
     "ids_files",
     "is_signals_dir",
     "make_header",
@@ -305,6 +309,41 @@ def atomic_file(path: str | Path, mode: str = "w") -> Iterator[IO[Any]]:
             tmp.unlink()
         raise
     _fsync_dir(path.parent)
+
+
+def check_output_file(path: Any, name: str = "output file") -> Path:
+    """``path`` as a Path, checked to be writable as a file (its parent folders are created).
+
+    Raises ``InputTypeError`` for a non-path, ``InputValueError`` when ``path`` is a folder,
+    and ``OutputPathError`` (a ``PermissionError``) when its folder cannot be created or
+    written.
+    """
+    if not isinstance(path, (str, os.PathLike)) or not str(path):
+        raise InputTypeError(f"the {name} must be a str or Path; got {path!r}.")
+    path = Path(path).expanduser()
+    if path.is_dir():
+        raise InputValueError(
+            f"{name} {path} is a folder; a file path is needed. Fix: pass e.g. {path / 'out'}."
+        )
+    blocker = next((p for p in path.parents if p.exists()), None)
+    if blocker is not None and not blocker.is_dir():
+        raise OutputPathError(
+            f"cannot write the {name} {path}: {blocker} is a file, not a folder. Fix: pass a "
+            "path whose parents are folders."
+        )
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise OutputPathError(
+            f"cannot write the {name} {path}: {path.parent} is not a writable folder "
+            f"({err.strerror or err}). Fix: pass a path in a place you can write to."
+        ) from None
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        raise OutputPathError(
+            f"cannot write the {name} {path}: {path.parent} is not a writable folder. Fix: "
+            "pass a path in a place you can write to."
+        )
+    return path
 
 
 def atomic_write_text(path: str | Path, text: str) -> Path:

@@ -47,6 +47,7 @@ from typing import Any
 import numpy as np
 
 from dataperf._errors import InputTypeError, InputValueError
+from dataperf._store import atomic_file, atomic_write_text, check_output_file
 from dataperf._validate import (
     check_choice,
     check_count,
@@ -749,17 +750,15 @@ class Proposal:
 
     def to_jsonl(self, path: str | Path) -> Path:
         """Write :meth:`records` as JSON lines; return the path."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("".join(json.dumps(r) + "\n" for r in self.records()))
+        path = check_output_file(path)
+        atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in self.records()))
         return path
 
     def to_csv(self, path: str | Path) -> Path:
         """Write :meth:`records` as CSV with a header row; return the path."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path = check_output_file(path)
         rows = self.records()
-        with path.open("w", newline="") as f:
+        with atomic_file(path, "w") as f:
             writer = csv.DictWriter(f, fieldnames=list(rows[0]))
             writer.writeheader()
             writer.writerows(rows)

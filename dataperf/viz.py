@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from dataperf._errors import InputValueError
+from dataperf._store import atomic_file, check_output_file
 from dataperf._validate import describe
 
 __all__ = ["to_display", "image_grid", "save_grid"]
@@ -91,7 +92,16 @@ def image_grid(
 
 def save_grid(rows: Sequence[Sequence[Any]], path: str | Path, **kwargs: Any) -> Path:
     """Save :func:`image_grid` of ``rows`` to ``path`` (PNG by extension); return the path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    image_grid(rows, **kwargs).save(path)
+    from PIL import Image
+
+    path = check_output_file(path)
+    fmt = Image.registered_extensions().get(path.suffix.lower())
+    if fmt is None:
+        raise InputValueError(
+            f"cannot tell the image format of {path} from its extension {path.suffix!r}. Fix: "
+            "end the path with .png (or another image extension, e.g. .jpg)."
+        )
+    grid = image_grid(rows, **kwargs)
+    with atomic_file(path, "wb") as f:
+        grid.save(f, format=fmt)
     return path

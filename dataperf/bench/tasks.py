@@ -55,6 +55,7 @@ from typing import Any
 import numpy as np
 
 from dataperf._errors import InputTypeError, InputValueError
+from dataperf._store import atomic_file, atomic_write_text, check_output_file
 from dataperf._validate import check_float, check_indices, check_int, describe
 from dataperf.signals import Signals
 
@@ -226,9 +227,8 @@ class TaskResult:
 
     def to_json(self, path: str | Path) -> Path:
         """Write :meth:`to_dict` as JSON to ``path`` (parent folders created); return the path."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.to_dict(), indent=2, default=_json_default) + "\n")
+        path = check_output_file(path)
+        atomic_write_text(path, json.dumps(self.to_dict(), indent=2, default=_json_default) + "\n")
         return path
 
     def plot(self, path: str | Path) -> Path:
@@ -280,9 +280,10 @@ class TaskResult:
                 ax.grid(alpha=0.3)
                 ax.legend(fontsize=8)
             ax.set_title(f"{self.task} / {self.dataset}: {metric}")
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=110)
+        path = check_output_file(path)
+        fmt = path.suffix.lstrip(".").lower() or "png"
+        with atomic_file(path, "wb") as f:
+            fig.savefig(f, dpi=110, format=fmt)
         return path
 
 
