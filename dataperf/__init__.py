@@ -13,6 +13,7 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "AugmentedDataset": "dataperf.augment.dataset",
     "AugmentedLoader": "dataperf.augment.dataset",
+    "RepeatedDrawsWarning": "dataperf.augment.dataset",
     "augment_loader": "dataperf.augment.dataset",
     "item_rng": "dataperf._rng",
     "item_seed": "dataperf._rng",
@@ -56,6 +57,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from dataperf.augment.dataset import (  # noqa: F401
         AugmentedDataset,
         AugmentedLoader,
+        RepeatedDrawsWarning,
         augment_loader,
     )
     from dataperf.curate import (  # noqa: F401

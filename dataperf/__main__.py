@@ -1,7 +1,11 @@
 """``python -m dataperf`` runs the ``dataperf`` command."""
 
+import os
 import sys
 
-from dataperf.cli import main
+# Before anything can import albumentations, which checks for updates over the network.
+os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
+
+from dataperf.cli import main  # noqa: E402
 
 sys.exit(main())

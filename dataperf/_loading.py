@@ -29,7 +29,7 @@ Data specs (:func:`load_data`)
     The function is called with no arguments and must return a Dataset (or a DataLoader that
     does not shuffle).
 
-Every user error raises :class:`SpecError` (a ``ValueError``) or :class:`SpecNotFoundError` (a
+Every user error raises :class:`SpecError` (an ``InputValueError``) or :class:`SpecNotFoundError` (a
 ``FileNotFoundError``) whose message names what was expected, what came, and the fix.
 """
 
@@ -50,6 +50,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from dataperf._errors import InputValueError
 from dataperf._validate import describe
 
 __all__ = [
@@ -75,7 +76,7 @@ _TORCHSCRIPT_HINT = (
 )
 
 
-class SpecError(ValueError):
+class SpecError(InputValueError):
     """A model or data spec from the command line is wrong; the message says how to fix it."""
 
 

@@ -33,17 +33,28 @@ import json
 import os
 import sys
 import time
+import warnings
 from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+from dataperf._errors import InputError, InputValueError, MissingResourceError
 
-from dataperf._errors import InputValueError, MissingResourceError
+if TYPE_CHECKING:  # the parser and --help import no numpy, torch or other heavy module
+    import numpy as np
+
+
+def _escape(text: object) -> str:
+    """``text`` safe for a terminal: data-derived strings may hold escape sequences."""
+    from dataperf._term import escape
+
+    return escape(text)
 
 
 def _load_images(source: str, n: int, seed: int) -> tuple[np.ndarray, np.ndarray, str]:
+    import numpy as np
+
     from dataperf import datasets
 
     if source in ("auto", "fashion-mnist"):
@@ -241,7 +252,7 @@ def _propose(args: argparse.Namespace, out: Path) -> dict[str, Any]:
     )
     print(f"        HardnessSampler({k}), the first 3 of {k} proposals:")
     for r in range(min(3, k)):
-        print(f"  {proposal.explain(r)}")
+        print(f"  {_escape(proposal.explain(r))}")
     idx = proposal.indices
     kinds = sc.pool.kind[idx]
     useful = sc.useful[idx]
@@ -283,13 +294,16 @@ def _propose(args: argparse.Namespace, out: Path) -> dict[str, Any]:
 
 
 def demo(args: argparse.Namespace) -> int:
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    summary = {"images": _augment_images(args, out), "text": _augment_text(args, out)}
-    if not args.no_propose:
-        summary["propose"] = _propose(args, out)
-    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    print(f"done: outputs in {out}/")
+    from dataperf._files import make_output_folder, os_errors
+    from dataperf._store import atomic_write_text
+
+    out = make_output_folder(args.out, "--out")
+    with os_errors(f"--out {out}"):
+        summary = {"images": _augment_images(args, out), "text": _augment_text(args, out)}
+        if not args.no_propose:
+            summary["propose"] = _propose(args, out)
+        atomic_write_text(out / "summary.json", json.dumps(summary, indent=2) + "\n")
+    print(f"done: outputs in {_escape(out)}/")
     return 0
 
 
@@ -308,9 +322,6 @@ def _non_negative(value: str) -> int:
 
 
 # --------------------------------------------------------------------------- probe and propose
-# Errors a user can fix from the command line: main() prints them as one line, exit code 2.
-_USER_ERRORS: tuple[type[BaseException], ...] = (ValueError, TypeError, LookupError, OSError)
-
 _MODEL_HELP = (
     "the model: a TorchScript file (model.ts; its forward may return (logits, features) to "
     "give the embeddings); module:function, called with no arguments and "
@@ -452,9 +463,12 @@ def _add_data_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _load_model(args: argparse.Namespace) -> Any:
+    from dataperf._files import os_errors
     from dataperf._loading import load_model
 
-    return load_model(args.model, state_dict=args.state_dict)
+    what = f"--model {args.model}" + (f" --state-dict {args.state_dict}" if args.state_dict else "")
+    with os_errors(what, fix="check that the files exist and are readable."):
+        return load_model(args.model, state_dict=args.state_dict)
 
 
 def _load_data(spec: str, args: argparse.Namespace) -> Any:
@@ -483,13 +497,16 @@ def _check_device(device: str | None) -> None:
 
 def _worker_error(err: BaseException) -> ValueError | None:
     """The one-line message of an error raised in a DataLoader worker (which torch re-raises
-    with the worker's traceback in the message), or None for other errors."""
+    with the worker's traceback in the message), or None for other errors. Bad input (an
+    :class:`InputError` in the worker) gives an ``InputValueError``; anything else a plain
+    ``ValueError``, which the CLI shows with its traceback."""
     text = str(err)
     if "DataLoader worker process" not in text or "Original Traceback" not in text:
         return None
     last = [line for line in text.strip().splitlines() if line.strip()][-1]
     name, sep, message = last.partition(": ")
-    return ValueError(message if sep and " " not in name else last)
+    kind = InputValueError if isinstance(err, InputError) else ValueError
+    return kind(message if sep and " " not in name else last)
 
 
 def _probe_options(model: Any, args: argparse.Namespace) -> dict[str, Any]:
@@ -573,13 +590,13 @@ def _probe_error(err: Exception, spec: str) -> Exception | None:
         return worker_error
     first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
     if "stack expects each tensor to be equal size" in str(err):
-        return ValueError(
+        return InputValueError(
             f"the items of {spec} differ in size and cannot be batched ({first}). Fix: "
             "pass --image-size S to resize every image to S x S."
         )
     if "on another rank" in first:
         return None
-    return ValueError(
+    return InputValueError(
         f"running the model on {spec} failed: {first}. Fix: check that --image-size, "
         "--grayscale, --mean/--std or --transform give the inputs the model was trained on "
         "(set DATAPERF_TRACEBACK=1 to see the traceback)."
@@ -694,15 +711,28 @@ def _sheet_images(
         return pool if explicit else None
     if signals.ids.dtype.kind != "U":
         return None
-    root = Path(image_root) if image_root else None
-    paths = [str(root / i) if root is not None else str(i) for i in signals.ids]
-    chosen = [paths[int(i)] for i in proposal.indices]
-    if all(is_image_path(p) and Path(p).is_file() for p in chosen):
-        return paths
+    from dataperf._term import escape
+    from dataperf.viz import confine_paths
+
+    indices = [int(i) for i in proposal.indices]
+    try:  # untrusted ids: no file outside the image root (default: the current folder)
+        chosen = confine_paths(
+            [signals.ids[i] for i in indices], image_root or Path.cwd(), what="pool ids"
+        )
+    except InputValueError as err:
+        if explicit:
+            raise
+        print(f"note: no contact sheet: {escape(err)}", file=sys.stderr)
+        return None
+    if all(is_image_path(p) and p.is_file() for p in chosen):
+        return dict(zip(indices, map(str, chosen)))  # indexable by pool position
     return None
 
 
 def _write_sheet(args: argparse.Namespace, pool: Any, signals: Any, proposal: Any) -> Path | None:
+    from dataperf._files import os_errors
+    from dataperf._term import escape
+
     if args.no_sheet:
         return None
     explicit = args.sheet is not None
@@ -716,27 +746,35 @@ def _write_sheet(args: argparse.Namespace, pool: Any, signals: Any, proposal: An
         if explicit:
             raise InputValueError(
                 f"--sheet {args.sheet}: the pool is not images (got ids such as "
-                f"{proposal.ids[0]!s}); a contact sheet needs an image folder, a .npy image "
-                "array, or Signals whose ids are paths of existing image files (see --image-root)."
+                f"{escape(proposal.ids[0], newlines=False)}); a contact sheet needs an image "
+                "folder, a .npy image array, or Signals whose ids are paths of existing image "
+                "files (see --image-root)."
             )
         if pool is signals and signals.ids.dtype.kind == "U":
             print(
-                f"note: no contact sheet: pool ids such as {proposal.ids[0]!s} are not image "
+                "note: no contact sheet: pool ids such as "
+                f"{escape(proposal.ids[0], newlines=False)} are not image "
                 "files here; pass --image-root DIR if they are relative to another folder.",
                 file=sys.stderr,
             )
         return None
     try:
-        return proposal.contact_sheet(images, path, columns=args.sheet_columns)
-    except (ValueError, TypeError, OSError) as err:
+        with os_errors(
+            f"--sheet {path}",
+            fix="check that the images are readable and that "
+            "the sheet's folder is writable, or pass --no-sheet.",
+        ):
+            return proposal.contact_sheet(images, path, columns=args.sheet_columns)
+    except (ValueError, TypeError) as err:
         if explicit:
             raise
-        print(f"note: no contact sheet: {err}", file=sys.stderr)
+        print(f"note: no contact sheet: {escape(err)}", file=sys.stderr)
         return None
 
 
 def propose_command(args: argparse.Namespace) -> int:
     """``dataperf propose``: pick k hard, labelable, novel pool items and write them out."""
+    from dataperf._files import os_errors
     from dataperf.sampler import HardnessSampler
     from dataperf.signals import Signals
 
@@ -764,14 +802,17 @@ def propose_command(args: argparse.Namespace) -> int:
         print(f"probing --{name} {getattr(args, name)} ({len(value)} items)...", file=sys.stderr)
         signals[name] = _probe_data(model, value, getattr(args, name), args)
         if args.save_signals:
-            folder = signals[name].save(Path(args.save_signals) / name)
+            with os_errors(f"--save-signals {args.save_signals}"):
+                folder = signals[name].save(Path(args.save_signals) / name)
             print(f"saved {name} Signals -> {folder}/", file=sys.stderr)
     proposal = sampler.propose(
         signals["pool"], test=signals.get("test"), train=signals.get("train")
     )
-    written = [proposal.to_jsonl(args.out)]
+    with os_errors(f"--out {args.out}"):
+        written = [proposal.to_jsonl(args.out)]
     if args.csv:
-        written.append(proposal.to_csv(args.csv))
+        with os_errors(f"--csv {args.csv}"):
+            written.append(proposal.to_csv(args.csv))
     sheet = _write_sheet(args, resolved["pool"], signals["pool"], proposal)
     if sheet is not None:
         written.append(sheet)
@@ -782,8 +823,8 @@ def propose_command(args: argparse.Namespace) -> int:
         + (f"; top {shown}:" if shown else ".")
     )
     for rank in range(shown):
-        print(f"  {proposal.explain(rank)}")
-    print("wrote " + ", ".join(str(p) for p in written))
+        print(f"  {_escape(proposal.explain(rank))}")
+    print("wrote " + ", ".join(_escape(p) for p in written))
     return 0
 
 
@@ -822,7 +863,7 @@ def _add_probe_command(commands: Any) -> None:
         help="store the embeddings as float16 to halve their size, at ~3 significant digits "
         "(default float32)",
     )
-    p.set_defaults(run=probe_command, user_errors=_USER_ERRORS)
+    p.set_defaults(run=probe_command)
 
 
 def add_propose_arguments(parser: argparse.ArgumentParser, *, model_required: bool = False) -> None:
@@ -905,8 +946,9 @@ def add_propose_arguments(parser: argparse.ArgumentParser, *, model_required: bo
     out.add_argument(
         "--image-root",
         metavar="DIR",
-        help="folder that relative file-path ids of a Signals pool are relative to, for the "
-        "contact sheet (default: the current folder)",
+        help="folder that holds the images of a Signals pool, for the contact sheet: relative "
+        "file-path ids are relative to it, absolute ones must lie inside it; no file outside "
+        "it is read, symbolic links included (default: the current folder)",
     )
     out.add_argument(
         "--save-signals",
@@ -923,7 +965,7 @@ def add_propose_arguments(parser: argparse.ArgumentParser, *, model_required: bo
     )
     _add_model_options(parser, required=model_required)
     _add_data_options(parser)
-    parser.set_defaults(run=propose_command, user_errors=_USER_ERRORS)
+    parser.set_defaults(run=propose_command)
 
 
 def _add_propose_command(commands: Any) -> None:
@@ -948,11 +990,43 @@ def _bench_method(spec: str) -> Any:
     return callable_attribute(spec, "--method")[0]
 
 
+# the names of dataperf.bench.tasks.TASKS and DATASETS (kept here so --help imports no torch;
+# tests/test_cli_safety.py checks that they agree)
+_BENCH_TASKS = ("selection", "debugging", "proposal")
+_BENCH_DATASETS = ("digits", "fashion-mnist")
+
+
+def bench_methods(task: str | None, method: Sequence[str] | None) -> tuple[str, list[str]]:
+    """The task and the method specs of ``dataperf bench``, from the parsed TASK and --method.
+
+    ``--method`` takes several values, each a name or a comma list (``--method random,loss``),
+    and may be repeated. Given before the task (``--method random loss debugging``) it takes
+    the task name too: a trailing task name is moved back to TASK (no method is named like a
+    task, so this is unambiguous).
+    """
+    specs = [part.strip() for value in method or () for part in value.split(",")]
+    if task is None and specs and specs[-1] in _BENCH_TASKS:
+        task = specs.pop()
+    if task is None:
+        raise InputValueError(
+            f"no TASK given; expected one of {', '.join(_BENCH_TASKS)}. Fix: name the task "
+            "first, e.g. dataperf bench debugging --method random loss."
+        )
+    if "" in specs or (method is not None and not specs):
+        raise InputValueError(
+            f"--method {' '.join(method or ())!r} holds an empty name. Fix: give method names "
+            "separated by spaces or commas, e.g. --method random,loss."
+        )
+    return task, specs
+
+
 def bench_command(args: argparse.Namespace) -> int:
+    from dataperf._files import make_output_folder, os_errors
     from dataperf.bench.tasks import builtin_methods, get_task
 
+    args.task, chosen = bench_methods(args.task, args.method)
     task = get_task(args.task)
-    specs = args.method or builtin_methods(args.task)
+    specs = chosen or builtin_methods(args.task)
     methods: dict[str, Any] = {}
     for spec in specs:
         method = _bench_method(spec)
@@ -963,23 +1037,22 @@ def bench_command(args: argparse.Namespace) -> int:
         if name in methods:
             raise InputValueError(f"--method {spec!r} is given twice; name each method once.")
         methods[name] = method
-    out = Path(args.out)
+    out = make_output_folder(args.out, "--out")  # before the long run
     start = time.perf_counter()
     result = task(methods, dataset=args.dataset, seeds=tuple(range(args.seeds)))
     seconds = time.perf_counter() - start
-    print(result.table())
-    out.mkdir(parents=True, exist_ok=True)
-    png = result.plot(out / f"{args.task}.png")
-    js = result.to_json(out / f"{args.task}.json")
+    print(_escape(result.table()))
+    with os_errors(f"--out {out}"):
+        png = result.plot(out / f"{args.task}.png")
+        js = result.to_json(out / f"{args.task}.json")
     print(
-        f"\n{args.task} on {args.dataset}, {args.seeds} seed(s): {seconds:.1f} s; wrote {png}, {js}"
+        f"\n{args.task} on {args.dataset}, {args.seeds} seed(s): {seconds:.1f} s; "
+        f"wrote {_escape(png)}, {_escape(js)}"
     )
     return 0
 
 
 def _add_bench_command(commands: Any) -> None:
-    from dataperf.bench.tasks import DATASETS, TASKS
-
     p = commands.add_parser(
         "bench",
         help="benchmark data-centric methods on a DataPerf-style task (model and test fixed)",
@@ -987,7 +1060,8 @@ def _add_bench_command(commands: Any) -> None:
     )
     p.add_argument(
         "task",
-        choices=list(TASKS),
+        nargs="?",
+        choices=_BENCH_TASKS,
         metavar="TASK",
         help="selection (pick a training subset under a budget), debugging (rank training "
         "items to find flipped labels) or proposal (propose useful new test examples from a "
@@ -998,7 +1072,8 @@ def _add_bench_command(commands: Any) -> None:
         action="extend",
         nargs="+",
         metavar="NAME_OR_module:function",
-        help="methods to compare (repeatable; default: every built-in of the task). A built-in "
+        help="methods to compare, separated by spaces or commas (repeatable; default: every "
+        "built-in of the task). Name the TASK first, or last after the methods. A built-in "
         "name (selection: random kcenter facility_location el2n knn_shapley; debugging: random "
         "loss self_confidence margin confident_learning knn ensemble; proposal: dataperf random "
         "entropy margin least_confidence bald kcenter badge) or module:function (or "
@@ -1008,7 +1083,7 @@ def _add_bench_command(commands: Any) -> None:
     )
     p.add_argument(
         "--dataset",
-        choices=list(DATASETS),
+        choices=_BENCH_DATASETS,
         default="digits",
         help="scikit-learn's digits (always available) or Fashion-MNIST (Debian package "
         "dataset-fashion-mnist) (default: digits)",
@@ -1027,17 +1102,22 @@ def _add_bench_command(commands: Any) -> None:
         help="folder for DIR/<task>.png (plot) and DIR/<task>.json (results; created if "
         "needed) (default: runs/bench)",
     )
-    p.set_defaults(run=bench_command, user_errors=_USER_ERRORS)
+    p.set_defaults(run=bench_command)
 
 
 def run_parsed(args: argparse.Namespace, prog: str) -> int:
-    """Run a parsed command; user errors become one line ``prog: message`` and exit code 2."""
+    """Run a parsed command. Bad input (a :class:`dataperf.InputError`, whatever the command
+    or library code raised it) becomes one line ``prog: message`` and exit code 2; any other
+    exception is a bug and keeps its traceback. ``DATAPERF_TRACEBACK=1`` shows the traceback of
+    input errors too."""
+    from dataperf._term import escape
+
     try:
         return args.run(args)
-    except (MissingResourceError, *getattr(args, "user_errors", ())) as err:
+    except InputError as err:
         if os.environ.get("DATAPERF_TRACEBACK"):
             raise
-        print(f"{prog}: {err}", file=sys.stderr)
+        print(f"{prog}: {escape(err)}", file=sys.stderr)
         return 2
 
 
@@ -1097,8 +1177,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # albumentations checks for updates over the network when imported, unless this is set;
+    # set it for this process before any command can import it (a user's value is kept).
+    os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
     args = build_parser().parse_args(argv)
-    return run_parsed(args, f"dataperf {args.command}")
+    from dataperf._term import EscapingWriter, escaping_showwarning
+
+    # Ids, paths and class names come from data: what a command prints or warns passes
+    # through escape(), so escape sequences in them show as text instead of acting.
+    with contextlib.redirect_stdout(EscapingWriter(sys.stdout)), warnings.catch_warnings():
+        warnings.showwarning = escaping_showwarning(warnings.showwarning)
+        return run_parsed(args, f"dataperf {args.command}")
 
 
 if __name__ == "__main__":  # pragma: no cover

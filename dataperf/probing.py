@@ -368,9 +368,9 @@ class _Pass:
 def _progress(batches: Iterable, total: int | None, enabled: bool) -> Iterable:
     if not enabled or _shards.world()[0] != 0:
         return batches
-    from tqdm.auto import tqdm
+    from dataperf._progress import progress
 
-    return tqdm(batches, total=total, desc="probe", unit="batch", leave=False)
+    return progress(batches, total=total, desc="probe", unit="batch")
 
 
 def _meta(provenance: Mapping[str, Any], layer: str | None, dataset: Any, k: int) -> dict:

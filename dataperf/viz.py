@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ from dataperf._errors import InputValueError
 from dataperf._store import atomic_file, check_output_file
 from dataperf._validate import describe
 
-__all__ = ["to_display", "image_grid", "save_grid"]
+__all__ = ["to_display", "image_grid", "save_grid", "confine_paths"]
 
 
 def to_display(image: Any) -> np.ndarray:
@@ -91,7 +92,10 @@ def image_grid(
 
 
 def save_grid(rows: Sequence[Sequence[Any]], path: str | Path, **kwargs: Any) -> Path:
-    """Save :func:`image_grid` of ``rows`` to ``path`` (PNG by extension); return the path."""
+    """Save :func:`image_grid` of ``rows`` to ``path`` (format by extension); return the path.
+
+    The file is written atomically: an interrupted run leaves the old file or the new one.
+    """
     from PIL import Image
 
     path = check_output_file(path)
@@ -105,3 +109,50 @@ def save_grid(rows: Sequence[Sequence[Any]], path: str | Path, **kwargs: Any) ->
     with atomic_file(path, "wb") as f:
         grid.save(f, format=fmt)
     return path
+
+
+def confine_paths(
+    ids: Iterable[str | os.PathLike[str]], root: str | os.PathLike[str], *, what: str = "ids"
+) -> list[Path]:
+    """Resolve file-path ``ids`` against ``root``, refusing any that lead outside it.
+
+    Ids from a saved Signals folder or from data are untrusted: ``../../etc/x.png``, an
+    absolute path, or a symbolic link inside ``root`` that points elsewhere would read files
+    outside the folder the user meant. Each id is joined to ``root`` (an absolute id stays as
+    it is), then resolved with every symbolic link followed; the result must lie inside the
+    resolved ``root``.
+
+    Parameters
+    ----------
+    ids : iterable of str or path-like
+        Relative or absolute file paths.
+    root : str or path-like
+        The folder the files must lie in.
+    what : str
+        How the error names the ids (e.g. ``"pool ids"``).
+
+    Returns
+    -------
+    list of Path
+        The resolved paths, one per id, in order.
+
+    Raises
+    ------
+    InputValueError
+        For the first id that resolves outside ``root``, naming it, where it leads and the fix.
+    """
+    from dataperf._term import escape
+
+    base = Path(root).resolve()
+    resolved = []
+    for item in ids:
+        path = (base / Path(item)).resolve()
+        if not path.is_relative_to(base):
+            raise InputValueError(
+                f"{what}: {escape(item, newlines=False)!s} leads to {escape(path, newlines=False)}"
+                f", outside the image root {base}; files outside it are not read. Fix: pass "
+                "--image-root with the folder that holds the images (ids may be relative to it "
+                "or absolute paths inside it), or check where these Signals came from."
+            )
+        resolved.append(path)
+    return resolved

@@ -196,6 +196,7 @@ def test_propose_from_saved_signals(files, capsys):
     out = files["tmp"] / "results" / "proposals.jsonl"
     table = files["tmp"] / "proposals.csv"
     argv = ["propose", "--pool", pool, "--test", test, "--k", "4", "--out", out, "--csv", table]
+    argv += ["--image-root", files["pool"]]  # the ids are absolute paths: allow their folder
     code, stdout, err = _run([*argv, "--diversity", "0.5", "--seed", "1", "--show", "2"], capsys)
     assert code == 0, err
     rows = [json.loads(line) for line in out.read_text().splitlines()]

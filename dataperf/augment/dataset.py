@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import inspect
 import operator
+import warnings
 from collections.abc import Iterator, Mapping
 from typing import Any, NamedTuple
 
@@ -16,7 +17,22 @@ from dataperf._rng import check_epoch, check_seed
 from dataperf._validate import describe
 from dataperf.augment.backends import BACKENDS, resolve_backend, target_names
 
-__all__ = ["AugmentedDataset", "AugmentedLoader", "EpochIndex", "augment_loader"]
+__all__ = [
+    "AugmentedDataset",
+    "AugmentedLoader",
+    "EpochIndex",
+    "RepeatedDrawsWarning",
+    "augment_loader",
+]
+
+
+class RepeatedDrawsWarning(UserWarning):
+    """An ``AugmentedDataset`` served an item again in the same epoch: the draws repeat."""
+
+
+# Slots of the shared draw tracker: the epoch counted, items served in it, the epoch's first
+# index (seen again after a full pass means a second pass with the same draws), warned yet.
+_EPOCH, _COUNT, _FIRST, _WARNED = range(4)
 
 
 class AugmentedDataset(Dataset):
@@ -59,7 +75,15 @@ class AugmentedDataset(Dataset):
     fixed ``num_workers``, but their draws change with ``num_workers``.
 
     The epoch lives in shared memory, so ``set_epoch`` reaches DataLoader workers that keep their
-    own copy of the dataset (``persistent_workers=True``).
+    own copy of the dataset (``persistent_workers=True``). ``set_epoch`` is also passed on to
+    the wrapped dataset when it has one.
+
+    Reusing the dataset for another pass without ``set_epoch`` repeats every draw of the last
+    pass: a :class:`RepeatedDrawsWarning` is issued once (once for all DataLoader workers) when
+    the first item of an epoch is served again after more than ``len(dataset)`` items. Call
+    ``set_epoch(epoch)`` before each pass, or use :func:`augment_loader`, whose loader advances
+    the epoch by itself. Calling ``set_epoch`` (even with the same epoch) restarts the count,
+    so deliberate repeats stay silent.
     """
 
     def __new__(cls, dataset: Any = None, *args: Any, **kwargs: Any) -> AugmentedDataset:
@@ -88,16 +112,20 @@ class AugmentedDataset(Dataset):
         self.views = views
         self._epoch = torch.zeros(1, dtype=torch.int64).share_memory_()
         self._epoch_view = self._epoch.numpy()  # reads in ~2 us; indexing the tensor ~20 us
+        self._draws = torch.zeros(4, dtype=torch.int64).share_memory_()  # see _EPOCH.._WARNED
+        self._draws_view = self._draws.numpy()
+        self._epoch_calls = 0  # explicit set_epoch calls (AugmentedLoader honours them)
 
     def __getstate__(self) -> dict:
-        # The tensor travels to workers as shared memory; a NumPy view would travel as a copy.
+        # The tensors travel to workers as shared memory; NumPy views would travel as copies.
         state = self.__dict__.copy()
-        del state["_epoch_view"]
+        del state["_epoch_view"], state["_draws_view"]
         return state
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
         self._epoch_view = self._epoch.numpy()
+        self._draws_view = self._draws.numpy()
 
     # ----------------------------------------------------------------- epoch
     @property
@@ -106,8 +134,21 @@ class AugmentedDataset(Dataset):
         return int(self._epoch_view[0])
 
     def set_epoch(self, epoch: int) -> None:
-        """Use the draws of ``epoch`` from now on (also in persistent DataLoader workers)."""
-        self._epoch_view[0] = check_epoch(epoch)
+        """Use the draws of ``epoch`` from now on (also in persistent DataLoader workers).
+
+        Under :func:`augment_loader` the call takes effect at the loader's next iteration,
+        which then uses ``epoch`` (and counts on from it).
+        """
+        self._use_epoch(check_epoch(epoch))
+        self._epoch_calls += 1
+
+    def _use_epoch(self, epoch: int) -> None:
+        """Set the epoch (and the wrapped dataset's), restarting the repeated-draws count."""
+        self._epoch_view[0] = epoch
+        self._draws_view[_COUNT] = 0
+        inner = getattr(self.dataset, "set_epoch", None)
+        if callable(inner):  # e.g. a streaming dataset that reshuffles per epoch
+            inner(epoch)
 
     # ----------------------------------------------------------------- items
     def __len__(self) -> int:
@@ -136,6 +177,7 @@ class AugmentedDataset(Dataset):
         x = item if field is None else item[field]
         names = target_names(self.backend, self.augment, item, field)
         targets = {name: item[name] for name in names}
+        self._note_draw(index, epoch)
         key = (self.seed, epoch, index)
         results = BACKENDS[self.backend](self.augment, x, targets, key, self.views)
         if self.views == 1:
@@ -144,6 +186,29 @@ class AugmentedDataset(Dataset):
             out = [r[0] for r in results]
             targets = {name: [r[1][name] for r in results] for name in names}
         return out if field is None else _rebuild(item, field, out, targets)
+
+    def _note_draw(self, index: int, epoch: int) -> None:
+        """Warn once when a pass repeats the last pass's draws (see the class notes)."""
+        draws = self._draws_view
+        if draws[_EPOCH] != epoch or draws[_COUNT] == 0:  # a new epoch: count from this item
+            draws[_EPOCH], draws[_COUNT], draws[_FIRST] = epoch, 0, index
+        draws[_COUNT] += 1
+        if index != draws[_FIRST] or draws[_WARNED] or draws[_COUNT] <= self._pass_size():
+            return
+        draws[_WARNED] = 1
+        warnings.warn(
+            f"AugmentedDataset: item {index} was served again with epoch {epoch} after a full "
+            "pass, so this pass repeats the augmentations of the last one. Fix: call "
+            "dataset.set_epoch(epoch) before each epoch, or wrap the DataLoader with "
+            "dataperf.augment_loader(loader, augment), which advances the epoch by itself. "
+            "(Shown once; silence it with warnings.filterwarnings('ignore', "
+            "category=dataperf.RepeatedDrawsWarning).)",
+            RepeatedDrawsWarning,
+            stacklevel=4,
+        )
+
+    def _pass_size(self) -> int:
+        return len(self.dataset)
 
     def __getattr__(self, name: str) -> Any:
         # Forward attributes such as ``classes`` to the wrapped dataset ("change one line").
@@ -175,6 +240,9 @@ class _AugmentedIterableDataset(AugmentedDataset, IterableDataset):
             "this AugmentedDataset wraps an IterableDataset, which has no random access; "
             "iterate over it (or over a DataLoader) instead."
         )
+
+    def _pass_size(self) -> int:
+        return 1  # stream positions restart only with a new pass
 
     def __len__(self) -> int:
         if not hasattr(self.dataset, "__len__"):
@@ -283,8 +351,11 @@ class AugmentedLoader(DataLoader):
 
     Each ``iter(loader)`` uses the next epoch (0, 1, 2, ...) for the augmentation draws and
     passes it to the sampler's ``set_epoch`` when it has one (``DistributedSampler``).
-    ``loader.set_epoch(e)`` makes the next iteration use epoch ``e``; so does the usual
-    distributed-training call ``sampler.set_epoch(e)`` on the loader's sampler. For map-style
+    ``loader.set_epoch(e)`` makes the next iteration use epoch ``e``; so do the usual
+    distributed-training call ``sampler.set_epoch(e)`` on the loader's sampler and
+    ``loader.dataset.set_epoch(e)``. Later iterations count on from ``e``. Calls that ask for
+    different epochs before the same iteration raise ``ValueError`` rather than one being
+    ignored. For map-style
     datasets every index carries the epoch of its iteration (an ``EpochIndex``), so an iterator
     keeps its epoch even when another one is started before it ends; note that every
     ``iter(loader)`` counts as an epoch. For an ``IterableDataset`` the epoch is read when the
@@ -301,6 +372,8 @@ class AugmentedLoader(DataLoader):
         samplers = (self.sampler, getattr(self.batch_sampler, "sampler", None))
         self._epoch_sampler = next((s for s in samplers if hasattr(s, "set_epoch")), None)
         self._told = getattr(self._epoch_sampler, "epoch", None)
+        self._asked: int | None = None  # from loader.set_epoch
+        self._dataset_calls = self.dataset._epoch_calls
 
     @property
     def _index_sampler(self) -> Any:
@@ -313,19 +386,39 @@ class AugmentedLoader(DataLoader):
 
     def set_epoch(self, epoch: int) -> None:
         """Make the next iteration use ``epoch``; later iterations count on from it."""
-        self._next_epoch = check_epoch(epoch)
+        self._next_epoch = self._asked = check_epoch(epoch)
 
-    def __iter__(self):
-        epoch = self._next_epoch
+    def _requested_epoch(self) -> int:
+        """The epoch of the next iteration: the one explicitly asked for since the last
+        iteration (by ``loader.set_epoch``, ``sampler.set_epoch`` or
+        ``loader.dataset.set_epoch``), else the next in the count."""
+        asked = {}
+        if self._asked is not None:
+            asked["loader.set_epoch"] = self._asked
         sampler = self._epoch_sampler
         if sampler is not None and getattr(sampler, "epoch", self._told) != self._told:
-            epoch = check_epoch(sampler.epoch)  # the user called sampler.set_epoch(e) directly
+            asked["loader.sampler.set_epoch"] = check_epoch(sampler.epoch)
+        if self.dataset._epoch_calls != self._dataset_calls:
+            asked["loader.dataset.set_epoch"] = self.dataset.epoch
+        if len(set(asked.values())) > 1:
+            calls = ", ".join(f"{call}({epoch})" for call, epoch in asked.items())
+            raise InputValueError(
+                f"conflicting epochs asked for the next iteration: {calls}. Fix: call one of "
+                "them (loader.set_epoch(epoch) is enough: it also sets the sampler's and the "
+                "dataset's epoch)."
+            )
+        return next(iter(asked.values()), self._next_epoch)
+
+    def __iter__(self):
+        epoch = self._requested_epoch()
+        sampler = self._epoch_sampler
         if sampler is not None:
             sampler.set_epoch(epoch)
             self._told = epoch
         if self._keys is not None:
             self._keys.epoch = epoch
-        self.dataset.set_epoch(epoch)  # iterable datasets read it; ``loader.dataset[i]`` agrees
+        self.dataset._use_epoch(epoch)  # iterable datasets read it; ``loader.dataset[i]`` agrees
+        self._asked, self._dataset_calls = None, self.dataset._epoch_calls
         self._next_epoch = epoch + 1
         return super().__iter__()
 

@@ -233,9 +233,9 @@ def train_classifier(
     devices = [device.index or 0] if device.type == "cuda" else []
     epoch_iter: Any = range(int(epochs))
     if progress:
-        from tqdm.auto import tqdm
+        from dataperf._progress import progress as _progress
 
-        epoch_iter = tqdm(epoch_iter, desc="train", unit="epoch", leave=False)
+        epoch_iter = _progress(epoch_iter, desc="train", unit="epoch")
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(seed)
         for module in model.modules():

@@ -164,9 +164,9 @@ def knn_shapley(
     bs = min(bs, m)
     starts = range(0, m, bs)
     if progress:
-        from tqdm.auto import tqdm
+        from dataperf._progress import progress as _progress
 
-        starts = tqdm(starts, total=math.ceil(m / bs), desc="knn_shapley", unit="chunk")
+        starts = _progress(starts, total=math.ceil(m / bs), desc="knn_shapley", unit="chunk")
     for q0 in starts:
         q1 = min(q0 + bs, m)
         dist = torch.addmm(sq_t[None, :], xv[q0:q1], xt.T, alpha=-2.0)
