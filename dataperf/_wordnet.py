@@ -21,6 +21,7 @@ import numbers
 import os
 import re
 import shutil
+import sys
 import tempfile
 import threading
 import warnings
@@ -36,6 +37,11 @@ __all__ = [
     "MissingResourceError",
     "data_dir",
     "nltk_data_dir",
+    "prefix_nltk_data_dir",
+    "provision",
+    "stopwords_file",
+    "table_paths",
+    "wordnet_folder",
     "wordnet_source",
     "ensure_stopwords",
     "ensure_wordnet",
@@ -93,6 +99,23 @@ def nltk_data_dir() -> Path:
     return data_dir() / "nltk_data"
 
 
+def prefix_nltk_data_dir() -> Path:
+    """``sys.prefix / "nltk_data"``: a folder NLTK searches by itself, whatever ``$HOME`` is.
+
+    Provisioning into it (:func:`provision`, run by ``make setup``) makes ``import textattack``
+    and NLTK's corpora work in a fresh account with no dataperf code involved.
+    """
+    return Path(sys.prefix) / "nltk_data"
+
+
+def table_paths() -> list[Path]:
+    """Where the synonym table of :class:`dataperf.text.SynonymReplace` is looked for, in order:
+    the dataperf NLTK folder, then the environment's (``sys.prefix/nltk_data``)."""
+    from dataperf._synonyms import FILE_NAME
+
+    return [root / "dataperf" / FILE_NAME for root in (nltk_data_dir(), prefix_nltk_data_dir())]
+
+
 def wordnet_source() -> Path | None:
     """The WordNet 3.0 database folder to copy from, or None when there is none.
 
@@ -129,13 +152,13 @@ def _write_atomic(path: Path, text: str) -> None:
         raise
 
 
-def ensure_stopwords() -> Path:
+def ensure_stopwords(root: Path | None = None) -> Path:
     """Provision NLTK's English stopword list; return the path of the ``english`` file.
 
-    Writes ``<nltk_data>/corpora/stopwords/english`` (scikit-learn's ``ENGLISH_STOP_WORDS``, one
-    word a line, sorted) unless it exists.
+    Writes ``<root>/corpora/stopwords/english`` (scikit-learn's ``ENGLISH_STOP_WORDS``, one
+    word a line, sorted) unless it exists. ``root`` defaults to :func:`nltk_data_dir`.
     """
-    path = nltk_data_dir() / "corpora" / "stopwords" / "english"
+    path = Path(root or nltk_data_dir()) / "corpora" / "stopwords" / "english"
     if not path.is_file():
         from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
@@ -143,12 +166,24 @@ def ensure_stopwords() -> Path:
     return path
 
 
+def stopwords_file() -> Path:
+    """The English stopword file: a provisioned one (dataperf's folder, then the environment's),
+    else one provisioned now by :func:`ensure_stopwords`."""
+    for root in (nltk_data_dir(), prefix_nltk_data_dir()):
+        path = root / "corpora" / "stopwords" / "english"
+        if path.is_file():
+            return path
+    return ensure_stopwords()
+
+
 def _missing(folder: Path) -> list[str]:
     return [name for name in _REQUIRED if not (folder / name).is_file()]
 
 
-def ensure_wordnet() -> Path:
-    """Provision NLTK's ``wordnet`` corpus; return its folder ``<nltk_data>/corpora/wordnet``.
+def ensure_wordnet(root: Path | None = None) -> Path:
+    """Provision NLTK's ``wordnet`` corpus; return its folder ``<root>/corpora/wordnet``.
+
+    ``root`` defaults to :func:`nltk_data_dir`.
 
     Copies the regular files of :func:`wordnet_source` into a temporary folder beside the target,
     adds ``lexnames`` when the source lacks it, and renames the folder into place. When another
@@ -160,7 +195,7 @@ def ensure_wordnet() -> Path:
     MissingResourceError
         No WordNet source on this machine, or the source lacks files NLTK needs.
     """
-    target = nltk_data_dir() / "corpora" / "wordnet"
+    target = Path(root or nltk_data_dir()) / "corpora" / "wordnet"
     if target.is_dir() and not _missing(target):
         return target
     source = wordnet_source()
@@ -197,6 +232,60 @@ def ensure_wordnet() -> Path:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return target
+
+
+def wordnet_folder() -> Path:
+    """A complete WordNet 3.0 database folder: the source, else a provisioned copy.
+
+    Raises
+    ------
+    MissingResourceError
+        None on this machine (the message says how to install one).
+    """
+    candidates = [wordnet_source()]
+    candidates += [
+        root / "corpora" / "wordnet" for root in (nltk_data_dir(), prefix_nltk_data_dir())
+    ]
+    for folder in candidates:
+        if folder is not None and folder.is_dir() and not _missing(folder):
+            return folder
+    raise MissingResourceError(f"WordNet 3.0 data files are missing. {_INSTALL_HINT}")
+
+
+def provision(root: str | os.PathLike | None = None) -> Path:
+    """Provision NLTK's stopwords, WordNet and dataperf's synonym table into one folder.
+
+    Writes, each only when absent (atomically, so concurrent runs are safe):
+
+    - ``<root>/corpora/stopwords/english`` (see :func:`ensure_stopwords`);
+    - ``<root>/corpora/wordnet/`` (see :func:`ensure_wordnet`), when a WordNet source exists;
+    - ``<root>/dataperf/synonyms-v1.json``, the table of
+      :class:`dataperf.text.SynonymReplace`, built from that WordNet (a few seconds).
+
+    Parameters
+    ----------
+    root : path, optional
+        Default :func:`prefix_nltk_data_dir` (``sys.prefix/nltk_data``), a folder NLTK searches
+        by itself: after this, ``from textattack.augmentation import CharSwapAugmenter`` works
+        offline in any account using this Python environment.
+
+    Returns
+    -------
+    Path
+        ``root``.
+    """
+    from dataperf import _synonyms
+
+    root = Path(root).expanduser() if root is not None else prefix_nltk_data_dir()
+    stop = ensure_stopwords(root)
+    if wordnet_source() is None:
+        return root
+    folder = ensure_wordnet(root)
+    path = root / "dataperf" / _synonyms.FILE_NAME
+    if not path.is_file() or _synonyms.load_table(path) is None:
+        words = frozenset(stop.read_text(encoding="utf-8").split())
+        _synonyms.write_table(_synonyms.build_table(folder, stopwords=words), path)
+    return root
 
 
 def use_nltk_data() -> Path:

@@ -44,3 +44,30 @@ __all__ = [
     "MissingResourceError",
     "OfflineUnavailableError",
 ]
+
+
+def _main(argv: list[str] | None = None) -> int:
+    """``python -m dataperf.text [ROOT]``: provision NLTK data and the synonym table."""
+    import argparse
+
+    from dataperf._wordnet import prefix_nltk_data_dir, provision
+
+    parser = argparse.ArgumentParser(
+        prog="python -m dataperf.text",
+        description="Provision NLTK's English stopwords and WordNet 3.0 (copied from the system "
+        "WordNet), and dataperf's synonym table, into a folder NLTK searches by itself. "
+        "Idempotent; no network.",
+    )
+    parser.add_argument(
+        "root",
+        nargs="?",
+        default=None,
+        help=f"target folder (default: this environment's {prefix_nltk_data_dir()})",
+    )
+    root = provision(parser.parse_args(argv).root)
+    print(f"NLTK data and the synonym table are in {root}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(_main())

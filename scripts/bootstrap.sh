@@ -53,26 +53,32 @@ stamp=$(cat pyproject.toml scripts/constraints.txt scripts/bootstrap.sh | sha256
 if [ -f "$VENV/.dataperf-stamp" ] && [ "$(cat "$VENV/.dataperf-stamp")" = "$stamp" ] &&
    "$VENV/bin/python" -c "import dataperf" 2>/dev/null; then
   say "Python environment up to date ($VENV)"
-  exit 0
+else
+  "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 10))' 2>/dev/null ||
+    die "dataperf needs Python >= 3.10; '$PYTHON' is $("$PYTHON" --version 2>&1 || echo missing). Set PYTHON=/path/to/python3.11."
+
+  if [ ! -x "$VENV/bin/python" ]; then
+    say "creating virtual environment $VENV"
+    "$PYTHON" -m venv "$VENV"
+  fi
+
+  # pip's own exit status is kept (pipefail); only its notes about unusable local index
+  # folders on some machines are dropped.
+  pip_install() {
+    "$VENV/bin/python" -m pip install -q -c scripts/constraints.txt "$@" 2>&1 |
+      { grep -v "^WARNING: Location '.*' is ignored" || true; }
+  }
+  say "installing PyTorch and torchvision (a few minutes on first run)"
+  pip_install torch torchvision
+  say "installing dataperf[text,dev] (TextAttack, albumentations, test tools)"
+  pip_install -e ".[text,dev]"
+  echo "$stamp" > "$VENV/.dataperf-stamp"
 fi
 
-"$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 10))' 2>/dev/null ||
-  die "dataperf needs Python >= 3.10; '$PYTHON' is $("$PYTHON" --version 2>&1 || echo missing). Set PYTHON=/path/to/python3.11."
-
-if [ ! -x "$VENV/bin/python" ]; then
-  say "creating virtual environment $VENV"
-  "$PYTHON" -m venv "$VENV"
-fi
-
-# pip's own exit status is kept (pipefail); only its notes about unusable local index
-# folders on some machines are dropped.
-pip_install() {
-  "$VENV/bin/python" -m pip install -q -c scripts/constraints.txt "$@" 2>&1 |
-    { grep -v "^WARNING: Location '.*' is ignored" || true; }
-}
-say "installing PyTorch and torchvision (a few minutes on first run)"
-pip_install torch torchvision
-say "installing dataperf[text,dev] (TextAttack, albumentations, test tools)"
-pip_install -e ".[text,dev]"
-echo "$stamp" > "$VENV/.dataperf-stamp"
-say "done: $VENV is ready"
+# ---------------------------------------------------------------- NLTK data (no network)
+# English stopwords, WordNet (copied from /usr/share/wordnet) and dataperf's synonym table go
+# into $VENV/nltk_data, a folder NLTK searches by itself: TextAttack imported directly works
+# offline in any account, whatever HOME is. Idempotent: files already there are kept.
+"$VENV/bin/python" -m dataperf.text >/dev/null ||
+  die "could not provision NLTK data into $VENV/nltk_data (the error is above)"
+say "done: $VENV is ready (NLTK data in $VENV/nltk_data)"

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import os
 import pickle
 import random
 import re
@@ -338,17 +339,21 @@ def test_word_swap_moves_each_word_at_most_one_place():
 # ---------------------------------------------------------------- synonyms
 
 
-def _share_a_synset(old: str, new: str) -> bool:
+def _wordnet_lemmas(word: str) -> set[str]:
+    """Every lemma of every synset of ``word`` (or of its base form), lower case."""
     wn = _wordnet.wordnet()
-    return any(
-        old.lower() in s.lemma_names() and new.lower() in s.lemma_names()
-        for s in wn.synsets(old.lower())
-    )
+    return {n.lower() for s in wn.synsets(word) for n in s.lemma_names()}
+
+
+def _base(word: str) -> str:
+    """``word`` without a plural/-s ending, for comparing inflected replacements."""
+    wn = _wordnet.wordnet()
+    return wn.morphy(word) or word
 
 
 @needs_wordnet
 def test_synonyms_are_wordnet_synonyms_in_the_same_case():
-    text = "The Quick brown fox jumps over the LAZY dog near a big river."
+    text = "Quick brown foxes jump over the LAZY dog near a big car and small houses."
     stop = text_module._stopwords()
     for seed in range(10):
         out = SynonymReplace(1.0)(text, np.random.default_rng(seed))
@@ -356,40 +361,117 @@ def test_synonyms_are_wordnet_synonyms_in_the_same_case():
         changed = 0
         for old, new in zip(_words(text), _words(out), strict=True):
             if old.lower() in stop or not text_module._synonyms(old.lower()):
-                assert new == old  # stopwords, "jumps" (inflected), "river" (no synonyms)
+                assert new == old
                 continue
             assert new != old
-            assert _share_a_synset(old, new), (old, new)
+            assert _base(new.lower()) in _wordnet_lemmas(_base(old.lower())), (old, new)
             assert new.isupper() == old.isupper()
             assert new[0].isupper() == old[0].isupper()
             changed += 1
-        assert changed >= 6
+        assert changed >= 5
 
 
 @needs_wordnet
-def test_synonym_rate_and_inflected_forms():
-    text = "happy " * 1000
+def test_synonym_rate_is_a_per_word_probability():
+    text = "big " * 1000
     out = SynonymReplace(0.25)(text, np.random.default_rng(0)).split()
-    assert abs(sum(w != "happy" for w in out) / 1000 - 0.25) < 0.04
-    assert set(out) <= {"happy", *text_module._synonyms("happy")}
-    assert text_module._synonyms("dogs") == ()  # not a lemma itself: left alone
-    assert "domestic" not in text_module._synonyms("dog")  # multi-word lemmas are skipped
+    assert abs(sum(w != "big" for w in out) / 1000 - 0.25) < 0.04
+    assert set(out) <= {"big", *text_module._synonyms("big")}
+
+
+@needs_wordnet
+def test_synonyms_keep_part_of_speech_and_common_sense():
+    """Examples seen before the table: "end of the race" -> "subspecies", "in order to" ->
+    "in enjoin to". The table keeps the most frequent part of speech and senses only."""
+    assert "subspecies" not in text_module._synonyms("race")
+    assert not {"enjoin", "ordain", "rate"} & set(text_module._synonyms("order"))
+    assert "machine" not in text_module._synonyms("car")  # machine's fourth sense only
+    assert not {"do", "get"} & set(text_module._synonyms("make"))  # no stopwords offered
+    for seed in range(30):
+        rng = np.random.default_rng(seed)
+        out = SynonymReplace(1.0)("He ran to the end of the race in order to win.", rng)
+        assert "subspecies" not in out and " order to" in out
+
+
+@needs_wordnet
+def test_synonyms_keep_inflection_or_leave_the_word():
+    assert "autos" in text_module._synonyms("cars")  # plural noun -> plural synonym
+    assert "kids" in text_module._synonyms("children")  # irregular plural from noun.exc
+    assert "leaps" in text_module._synonyms("jumps")  # -s verb
+    assert text_module._synonyms("walked") == ()  # -ed/-ing: not re-inflected, left alone
+    assert text_module._synonyms("found") == ()  # mostly the past of "find"
+    out = SynonymReplace(1.0)("Small cars and big cars.", np.random.default_rng(0))
+    assert all(w.endswith("s") for w in _words(out)[1::3])
+
+
+@needs_wordnet
+def test_names_and_fixed_expressions_are_left_alone():
+    text = "Yesterday Bill met Big Rose near a race car."
+    assert text_module._synonyms("big") and text_module._synonyms("car")
+    for seed in range(20):
+        out = SynonymReplace(1.0)(text, np.random.default_rng(seed))
+        assert "Bill met Big Rose" in out and "race car" in out
+    assert SynonymReplace(1.0)("Big car.", np.random.default_rng(0)).split()[0] != "Big"
+
+
+def _fresh_table_dirs(monkeypatch, tmp_path):
+    monkeypatch.setenv("DATAPERF_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setattr(_wordnet, "prefix_nltk_data_dir", lambda: tmp_path / "prefix")
 
 
 def test_synonym_replace_loads_wordnet_lazily(monkeypatch, tmp_path):
-    monkeypatch.setenv("DATAPERF_DATA_DIR", str(tmp_path))
+    _fresh_table_dirs(monkeypatch, tmp_path)
     monkeypatch.delenv("DATAPERF_WORDNET_DIR", raising=False)
     monkeypatch.setattr(_wordnet, "_DEBIAN_WORDNET", tmp_path / "no-wordnet")
-    text_module._synonyms.cache_clear()
-    try:
-        op = SynonymReplace(0.5)  # no WordNet needed to construct
-        assert op("", np.random.default_rng(0)) == ""
-        with pytest.raises(
-            MissingResourceError, match="apt-get install wordnet-base wordnet-sense-index"
-        ):
-            op("A perfectly ordinary sentence.", np.random.default_rng(0))
-    finally:
-        text_module._synonyms.cache_clear()
+    op = SynonymReplace(0.5)  # no WordNet needed to construct
+    assert op("", np.random.default_rng(0)) == ""
+    with pytest.raises(
+        MissingResourceError, match="apt-get install wordnet-base wordnet-sense-index"
+    ):
+        op("A perfectly ordinary sentence.", np.random.default_rng(0))
+
+
+@needs_wordnet
+def test_missing_table_is_built_once_with_a_note_then_loaded(monkeypatch, tmp_path, capfd):
+    from dataperf import _synonyms
+
+    _fresh_table_dirs(monkeypatch, tmp_path)
+    built = _synonyms.table()
+    path = _wordnet.table_paths()[0]
+    assert path.is_file() and "building the WordNet synonym table" in capfd.readouterr().err
+    assert _synonyms.table() is built  # cached in the process
+    monkeypatch.setattr(_synonyms, "_loaded", {})
+    assert _synonyms.table().words == built.words  # read back, not rebuilt
+    assert capfd.readouterr().err == ""
+    path.write_text('{"format": "dataperf-synonyms", "version": 0}')  # an old version
+    monkeypatch.setattr(_synonyms, "_loaded", {})
+    assert _synonyms.table().words == built.words
+    assert "building" in capfd.readouterr().err
+
+
+@needs_wordnet
+def test_provisioned_table_in_the_prefix_is_used_without_nltk(tmp_path):
+    """A table provisioned into sys.prefix/nltk_data (as `make setup` does) is found from a
+    fresh HOME and data dir, and using it imports neither NLTK nor rebuilds anything."""
+    prefix = tmp_path / "prefix"
+    _wordnet.provision(prefix)
+    assert (prefix / "corpora" / "stopwords" / "english").is_file()
+    code = (
+        "import sys, numpy as np; from dataperf import _wordnet; "
+        f"_wordnet.prefix_nltk_data_dir = lambda: __import__('pathlib').Path({str(prefix)!r}); "
+        "from dataperf.text import SynonymReplace; "
+        "out = SynonymReplace(1.0)('A big car.', np.random.default_rng(0)); "
+        "print(out, 'nltk' in sys.modules)"
+    )
+    env = {**os.environ, "HOME": str(tmp_path / "home"), "PYTHONPATH": str(REPO)}
+    env.pop("DATAPERF_DATA_DIR", None)
+    env.pop("XDG_CACHE_HOME", None)
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.split()[-1] == "False" and out.stdout.split()[1] != "big"
+    assert "building" not in out.stderr
+    assert not (tmp_path / "home" / ".cache").exists()
 
 
 # ---------------------------------------------------------------- Compose, OneOf

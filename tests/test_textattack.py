@@ -359,3 +359,54 @@ def test_is_textattack_augmenter(textattack):
         [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True
     )
     assert out.stdout.split() == ["False", "False"]
+
+
+# ---------------------------------------------------------------- TextAttack used directly
+
+
+def _fresh_venv(tmp_path: Path) -> Path:
+    """A new virtual environment (its own sys.prefix) that sees this one's packages."""
+    import sysconfig
+
+    venv = tmp_path / "venv"
+    base = getattr(sys, "_base_executable", sys.executable)
+    subprocess.run([base, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    purelib = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    parent = sysconfig.get_paths()["purelib"]
+    Path(purelib, "parent-env.pth").write_text(f"import site; site.addsitedir({parent!r})\n")
+    return python
+
+
+@needs_wordnet
+def test_textattack_imported_directly_works_offline_in_a_fresh_home(tmp_path):
+    """The usage TextAttack documents, in a fresh HOME (as CI runs) after provisioning the
+    environment's prefix as `make setup` does: no dataperf code runs before the import."""
+    python = _fresh_venv(tmp_path)
+    _wordnet.provision(python.parents[1] / "nltk_data")  # what `python -m dataperf.text` does
+    code = (
+        "from textattack.augmentation import CharSwapAugmenter, WordNetAugmenter\n"
+        "from dataperf import AugmentedDataset\n"
+        f"sentences = [{TEXT!r}]\n"
+        "for augmenter in (CharSwapAugmenter(), WordNetAugmenter()):\n"
+        "    print(AugmentedDataset(sentences, augmenter, seed=0)[0])\n"
+    )
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DATAPERF_", "NLTK_", "XDG_", "TA_"))
+    }
+    env.update(HOME=str(home), PYTHONPATH=str(REPO), HF_HUB_OFFLINE="1")
+    out = subprocess.run(
+        [str(python), "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    lines = out.stdout.splitlines()
+    assert len(lines) == 2 and all(line != TEXT for line in lines)
