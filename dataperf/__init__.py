@@ -41,17 +41,21 @@ _EXPORTS = {
     "InputValueError": "dataperf._errors",
     "InputTypeError": "dataperf._errors",
     "MissingResourceError": "dataperf._errors",
+    "OutputPathError": "dataperf._errors",
+    "LabelMismatchWarning": "dataperf._agreement",
 }
 
 __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:  # pragma: no cover
     from dataperf import bench, curate, datasets, neighbors, scores, select, text  # noqa: F401
+    from dataperf._agreement import LabelMismatchWarning  # noqa: F401
     from dataperf._errors import (  # noqa: F401
         InputError,
         InputTypeError,
         InputValueError,
         MissingResourceError,
+        OutputPathError,
     )
     from dataperf._rng import item_rng, item_seed  # noqa: F401
     from dataperf.augment.dataset import (  # noqa: F401

@@ -8,9 +8,15 @@ whatever sampler or batch sampler a DataLoader has, so that ids and labels stay 
 Three kinds of plan:
 
 - a Dataset: read in order, ``batch_size`` items per batch;
-- a plain ``DataLoader`` over a map-style dataset: the batches its ``batch_sampler`` yields
-  (any sampler but a shuffling ``RandomSampler``, which is refused), listed once, and loaded
-  by a DataLoader with the same settings (workers, collate_fn, ...) over the chosen batches;
+- a plain ``DataLoader`` over a map-style dataset: the batches its ``batch_sampler`` yields,
+  listed once, and loaded by a DataLoader with the same settings (workers, collate_fn, ...)
+  over the chosen batches. A sampler that shuffles (torch's random samplers, or any sampler
+  or batch sampler whose batches differ when listed again) is probed in dataset order: the
+  items it drew, each once, in batches of the loader's batch size. Such a run resumes when a
+  rerun draws the same items (e.g. ``shuffle=True``, ``SubsetRandomSampler``); one that draws
+  other items each time (``WeightedRandomSampler``, ``drop_last`` over a shuffle) is refused
+  with ``out=``. Items drawn more than once (sampling with replacement) are probed once,
+  with a warning; items that ``drop_last`` leaves out are counted, with a warning;
 - anything else (an IterableDataset, ``batch_size=None``, a DataLoader subclass with a
   sequential sampler): iterated as it is; an item's index is its position in the stream, and
   batches before the first one needed are read and skipped.
@@ -26,7 +32,15 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, IterableDataset, RandomSampler, SequentialSampler
+from torch.utils.data import (
+    BatchSampler,
+    DataLoader,
+    IterableDataset,
+    RandomSampler,
+    SequentialSampler,
+    SubsetRandomSampler,
+    WeightedRandomSampler,
+)
 
 from dataperf._errors import InputTypeError, InputValueError
 from dataperf._validate import describe
@@ -54,7 +68,11 @@ class BatchPlan:
     """
 
     def __init__(self, data: Any, batch_size: int, num_workers: int) -> None:
-        self.dropped = 0
+        self.dropped = 0  # items that drop_last left out
+        self.duplicates = 0  # repeated draws of an item, probed once
+        self.reproducible = True  # a rerun lists the same items (so ``out=`` can resume)
+        self.stream = False  # iterated as it comes: an item's index is its stream position
+        self.drawn = 0
         self._starts: np.ndarray | None = None  # (B + 1,) offsets into _items
         self._items: np.ndarray | None = None  # flat dataset indices
         if isinstance(data, DataLoader):
@@ -73,49 +91,114 @@ class BatchPlan:
         self.order = f"sequential, {batch_size} per batch"
 
     def _from_loader(self, loader: DataLoader) -> None:
-        if isinstance(loader.sampler, RandomSampler):
-            raise InputValueError(
-                "data is a DataLoader that shuffles; probe reads every item once in a fixed "
-                "order (shuffling gains nothing and cannot be resumed). Fix: build it with "
-                "shuffle=False."
-            )
         self.dataset, self.loader = loader.dataset, loader
         self.batch_size = loader.batch_size or 1
         self.n = _length(loader.dataset)
-        plain = type(loader) is DataLoader and loader.batch_sampler is not None
+        plain = (
+            type(loader) is DataLoader
+            and loader.batch_sampler is not None
+            and not isinstance(loader.dataset, IterableDataset)  # its sampler never ends
+        )
         batches = _list_batches(loader) if plain and self.n is not None else None
         if batches is None:
-            sequential = isinstance(loader.sampler, SequentialSampler)
-            if not isinstance(loader.dataset, IterableDataset) and not sequential:
-                raise InputValueError(
-                    f"data is a {type(loader).__name__} with a {type(loader.sampler).__name__} "
-                    "and no batch sampler that probe can follow, so it cannot tell which item "
-                    "each output belongs to. Fix: pass a plain DataLoader with batch_size set, "
-                    "or the Dataset itself."
-                )
-            self.addressable, self.settings = False, {}
-            self.count = _length(loader)
-            self.order = f"as iterated, {type(loader).__name__}"
+            self._as_stream(loader)
             return
+        batches, self.order = self._settle(loader, batches)
         sizes = np.array([len(b) for b in batches], dtype=np.int64)
         self._starts = np.concatenate([[0], np.cumsum(sizes)])
         self._items = np.fromiter((i for b in batches for i in b), np.int64, int(sizes.sum()))
         self.addressable, self.count = True, len(batches)
         self.batch_size = int(sizes[0]) if len(sizes) else self.batch_size
-        digest = hashlib.blake2b(self._items.tobytes() + self._starts.tobytes(), digest_size=12)
-        self.order = f"batch sampler {digest.hexdigest()}"
         parameters = inspect.signature(DataLoader).parameters
         self.settings = {k: getattr(loader, k) for k in _LOADER_SETTINGS if k in parameters}
         if loader.num_workers:
             self.settings["prefetch_factor"] = loader.prefetch_factor
-        sampled = _length(loader.sampler)
-        if loader.drop_last and sampled is not None and sampled > len(self._items):
-            self.dropped = sampled - len(self._items)
+        drop_last = loader.drop_last or getattr(loader.batch_sampler, "drop_last", False) is True
+        inner = getattr(loader.batch_sampler, "sampler", loader.sampler)
+        sampled = _length(inner)
+        if drop_last and sampled is not None and sampled > self.drawn:
+            self.dropped = sampled - self.drawn
             warnings.warn(
-                f"the DataLoader has drop_last=True: its last {self.dropped} items are not "
-                "probed (they are missing from the Signals). Fix: drop_last=False.",
-                stacklevel=4,
+                f"the DataLoader has drop_last=True: {self.dropped} of the {sampled} items its "
+                "sampler draws are not probed (they are missing from the Signals; "
+                "meta['not_probed_drop_last'] records the count). Fix: drop_last=False.",
+                stacklevel=5,
             )
+
+    def _as_stream(self, loader: DataLoader) -> None:
+        """A loader whose batches probe cannot list: iterated as it is, if its order is the
+        dataset's order (or an IterableDataset's own stream), else refused."""
+        batch_sampler = loader.batch_sampler
+        sequential = isinstance(loader.sampler, SequentialSampler) and (
+            batch_sampler is None
+            or (
+                type(batch_sampler) is BatchSampler
+                and isinstance(batch_sampler.sampler, SequentialSampler)
+            )
+        )
+        if not isinstance(loader.dataset, IterableDataset) and not sequential:
+            what = type(batch_sampler if batch_sampler is not None else loader.sampler).__name__
+            raise InputValueError(
+                f"data is a {type(loader).__name__} with a {what} that probe cannot follow "
+                "(a DataLoader subclass, batches of non-integer indices, or batch_size=None "
+                "with a non-sequential sampler), so it cannot tell which dataset item each "
+                "output belongs to. Fix: pass a plain torch DataLoader with batch_size set, "
+                "or the Dataset itself (probe reads it in order)."
+            )
+        self.addressable, self.settings = False, {}
+        self.count = _length(loader)
+        self.order = f"as iterated, {type(loader).__name__}"
+        self.stream = True
+
+    def _settle(self, loader: DataLoader, batches: list[list[int]]) -> tuple[list, str]:
+        """The batches to probe and their ``order`` label, from the batches the loader's
+        batch sampler gave once.
+
+        A sampler that gives the same batches each time is followed as it is. One that
+        shuffles (a random sampler, or batches that differ when listed again) is probed in
+        dataset order instead, so that the run is reproducible and resumable; the order of
+        the items changes no output. Repeated draws of an item (sampling with replacement)
+        are probed once, with a warning.
+        """
+        flat = [i for b in batches for i in b]
+        self.drawn = len(flat)
+        again = None if _is_sequential(loader) else _list_batches(loader)
+        if _is_random(loader) or (again is not None and again != batches):
+            unique = np.unique(np.asarray(flat, dtype=np.int64))
+            distinct = len(unique)
+            self.reproducible = np.array_equal(
+                unique, np.unique(np.asarray([i for b in again or [] for i in b], dtype=np.int64))
+            )
+            size = len(batches[0]) if batches else 1
+            batches = [unique[i : i + size].tolist() for i in range(0, len(unique), size)]
+            label = "sampled items in dataset order"
+        else:
+            kept: set[int] = set()  # a deterministic sampler may still repeat items
+            batches = [[i for i in b if not (i in kept or kept.add(i))] for b in batches]
+            batches = [b for b in batches if b]
+            distinct = len(kept)
+            label = "batch sampler"
+        self.duplicates = self.drawn - distinct
+        if self.duplicates:
+            warnings.warn(
+                f"the DataLoader's sampler draws {self.duplicates} items more than once (e.g. "
+                "sampling with replacement); probe gives each dataset item one row, so "
+                f"{distinct} distinct items are probed (meta['duplicate_draws'] records the "
+                "count). Fix: a sampler without replacement, or pass the Dataset.",
+                stacklevel=6,
+            )
+        parts = [np.asarray(b, dtype=np.int64) for b in batches]
+        items = np.concatenate(parts) if parts else np.zeros(0, np.int64)
+        starts = np.cumsum([0] + [len(b) for b in parts], dtype=np.int64)
+        digest = hashlib.blake2b(items.tobytes() + starts.tobytes(), digest_size=12)
+        return batches, f"{label} {digest.hexdigest()}"
+
+    def describe_sampler(self) -> str:
+        """The sampler and batch sampler, in words (for messages)."""
+        if self.loader is None:
+            return "no sampler"
+        inner = getattr(self.loader.batch_sampler, "sampler", self.loader.sampler)
+        return f"{type(self.loader.batch_sampler).__name__} over {type(inner).__name__}"
 
     def items(self, batch: int) -> np.ndarray:
         """(B_b,) int64 dataset indices of global batch ``batch`` (addressable plans)."""
@@ -152,7 +235,11 @@ class BatchPlan:
 
     def ids_of(self) -> Callable[[np.ndarray], np.ndarray] | None:
         """Indices -> ids: the file paths of a dataset with ``samples`` (such as torchvision's
-        ImageFolder), else None (the ids are the indices)."""
+        ImageFolder), else None (the ids are the indices). A stream's indices are positions,
+        not dataset indices (an IterableDataset may order its items as it likes), so its ids
+        are never looked up in ``samples``."""
+        if isinstance(self.dataset, IterableDataset):
+            return None
         samples = _samples(self.dataset, self.n)
         if samples is None:
             return None
@@ -177,6 +264,19 @@ def _length(x: Any) -> int | None:
         return len(x)
     except TypeError:
         return None
+
+
+def _is_random(loader: DataLoader) -> bool:
+    """Whether the loader draws from one of torch's random samplers."""
+    random = (RandomSampler, SubsetRandomSampler, WeightedRandomSampler)
+    inner = getattr(loader.batch_sampler, "sampler", None)
+    return isinstance(loader.sampler, random) or isinstance(inner, random)
+
+
+def _is_sequential(loader: DataLoader) -> bool:
+    """Whether the loader's batches are torch's BatchSampler over a SequentialSampler."""
+    batch_sampler = loader.batch_sampler
+    return type(batch_sampler) is BatchSampler and type(batch_sampler.sampler) is SequentialSampler
 
 
 def _list_batches(loader: DataLoader) -> list[list[int]] | None:

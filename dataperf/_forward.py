@@ -85,6 +85,34 @@ def _logits(output: Any) -> torch.Tensor:
     return output
 
 
+def _check_kind(scores: torch.Tensor, outputs: str, batch: int) -> None:
+    """Refuse ``outputs="logits"`` for scores that are already probabilities or
+    log-probabilities (softmax would be applied twice and every confidence recorded wrong).
+
+    Every row of the batch must look so: non-negative and summing to 1 (probabilities), or
+    non-positive with ``exp`` summing to 1 (log-probabilities). Logits of a real model do
+    that only by accident, never for a whole batch.
+    """
+    if outputs != "logits" or scores.shape[-1] < 2:
+        return
+    s = scores.detach().float()
+    if not torch.isfinite(s).all():
+        return  # the Signals checks name non-finite outputs
+    one = torch.ones(len(s), device=s.device)
+    if (s >= 0).all() and torch.allclose(s.sum(-1), one, atol=1e-3):
+        kind, fix, example = "probabilities", "probs", "a final Softmax"
+    elif (s <= 0).all() and torch.allclose(s.exp().sum(-1), one, atol=1e-3):
+        kind, fix, example = "log-probabilities", "log_probs", "a final LogSoftmax"
+    else:
+        return
+    raise InputValueError(
+        f"the model's outputs look like {kind}, not logits: every row of batch {batch} "
+        f"{'sums' if fix == 'probs' else 'exponentiates and sums'} to 1 (e.g. {example} "
+        "layer). With the default outputs='logits' probe would apply softmax again and record "
+        f"wrong confidences. Fix: probe(..., outputs={fix!r}) (CLI: --outputs {fix})."
+    )
+
+
 def _to_probs(scores: torch.Tensor, outputs: str) -> torch.Tensor:
     scores = scores.float()
     if outputs == "logits":
@@ -200,6 +228,7 @@ def forward(
 
     output, embedding = tap.run(call)
     scores = _logits(output)
+    _check_kind(scores, outputs, batch)
     probs = _to_probs(scores, outputs)
     mc = _mc_pass(call, dropouts, mc_samples, outputs, seed, batch) if mc_samples else None
     return probs, embedding.float().reshape(len(scores), -1), mc

@@ -38,6 +38,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import importlib.util
+import os
 import pickle
 import sys
 import warnings
@@ -60,9 +61,11 @@ __all__ = [
     "ImageFiles",
     "SpecError",
     "SpecNotFoundError",
+    "check_classes",
     "is_image_path",
     "load_data",
     "load_model",
+    "parse_classes",
     "read_image",
 ]
 
@@ -108,10 +111,17 @@ def _open_image(path: str | Path, mode: str) -> Any:
     try:
         with Image.open(path) as image:
             return image.convert(mode)
+    except Image.DecompressionBombError as err:
+        raise SpecError(
+            f"cannot read image {path}: {err} PIL refuses it as a possible decompression bomb "
+            "(it would use too much memory). Fix: remove or shrink the file, or skip unreadable "
+            "images (--skip-unreadable); if you trust it, raise PIL.Image.MAX_IMAGE_PIXELS."
+        ) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
         raise SpecError(
             f"cannot read image {path}: {err}. Fix: replace or remove the file (expected a "
-            f"readable image with one of the extensions {sorted(IMAGE_EXTENSIONS)})."
+            f"readable image with one of the extensions {sorted(IMAGE_EXTENSIONS)}), or skip "
+            "unreadable images (--skip-unreadable)."
         ) from None
 
 
@@ -443,9 +453,12 @@ class ImageFiles:
         transform: Callable[[Any], Any],
         *,
         grayscale: bool = False,
+        labelled: bool | None = None,
     ) -> None:
         self.samples = samples
         self.classes = classes
+        self.labelled = classes is not None if labelled is None else labelled
+        self.skipped: list[dict[str, str]] = []  # unreadable files left out (skip_unreadable)
         self.class_to_idx = {c: i for i, c in enumerate(classes or [])}
         self.transform = transform
         self.grayscale = grayscale
@@ -461,7 +474,7 @@ class ImageFiles:
     def __getitem__(self, index: int) -> Any:
         path, label = self.samples[index]
         image = self.transform(_open_image(path, "L" if self.grayscale else "RGB"))
-        return image if self.classes is None else (image, label)
+        return (image, label) if self.labelled else image
 
 
 class ArrayDataset:
@@ -471,6 +484,7 @@ class ArrayDataset:
         self.inputs = inputs
         self.labels = labels
         self.array = array
+        self.classes: list[str] | None = None
 
     def __len__(self) -> int:
         return len(self.inputs)
@@ -489,6 +503,8 @@ def load_data(
     mean: Sequence[float] | None = None,
     std: Sequence[float] | None = None,
     transform: str | None = None,
+    classes: Sequence[str] | None = None,
+    skip_unreadable: bool = False,
 ) -> Any:
     """Build the Dataset named by a command-line ``spec`` (see the module docstring).
 
@@ -506,6 +522,15 @@ def load_data(
     transform : str, optional
         ``module:function`` returning a callable applied to each PIL image (after the optional
         grayscale conversion and resize) in place of the default scaling to a [0, 1] tensor.
+    classes : sequence of str, optional
+        The model's class names, in the order of its outputs. For an ImageFolder layout the
+        label of each subfolder is the position of its name in ``classes`` (not its place in
+        sorted order); a folder name matches exactly, or ignoring case and punctuation
+        (``T-shirt_top`` is ``T-shirt/top``). Elsewhere they only name the classes.
+    skip_unreadable : bool
+        For image folders: decode every image once before anything runs and leave out those
+        that cannot be read (listed in the dataset's ``skipped``), instead of stopping at the
+        first one.
 
     Returns
     -------
@@ -524,14 +549,29 @@ def load_data(
         )
     if image_size is not None and image_size < 1:
         raise SpecError(f"--image-size must be >= 1; got {image_size}.")
+    if classes is not None:
+        classes = check_classes(classes)
     path = Path(spec)
     if path.is_dir():
-        return _image_folder(path, image_size, grayscale, mean, std, transform)
+        folder = _image_folder(path, image_size, grayscale, mean, std, transform, classes)
+        return _skip_unreadable(folder) if skip_unreadable else folder
+    if skip_unreadable:
+        raise SpecError(
+            f"--skip-unreadable applies to image folders; --data {spec!r} is not one. Fix: drop "
+            "--skip-unreadable (a Dataset of your own can leave out what it cannot read)."
+        )
     npy = _npy_parts(spec)
     if npy is not None:
         if transform is not None:
             raise SpecError("--transform applies to image folders only, not to .npy data.")
-        return _array_data(*npy, image_size, grayscale, mean, std)
+        data = _array_data(*npy, image_size, grayscale, mean, std)
+        if classes is not None and data.labels is not None and data.labels.max() >= len(classes):
+            raise SpecError(
+                f"--data {spec!r} has label {int(data.labels.max())}, but only {len(classes)} "
+                "class names were given. Fix: give one name per class (--classes)."
+            )
+        data.classes = classes
+        return data
     parts = _split_spec(spec)
     if parts is not None and not path.exists():
         return _dataset_from_function(spec)
@@ -623,6 +663,111 @@ def _list_images(folder: Path) -> tuple[list[Path], list[Path]]:
     return [p for p in files if is_image_path(p)], [p for p in files if not is_image_path(p)]
 
 
+def parse_classes(value: str) -> list[str]:
+    """Class names from ``--classes``: a file (one name per line, or a JSON list) or a comma
+    list."""
+    import json
+
+    path = Path(value)
+    if path.is_file():
+        from dataperf._files import os_errors
+
+        with os_errors(f"--classes {value}"):
+            text = path.read_text(encoding="utf-8")
+        if path.suffix.lower() == ".json":
+            try:
+                names = json.loads(text)
+            except json.JSONDecodeError as err:
+                raise SpecError(f"--classes {value}: not valid JSON ({err}).") from None
+            if not isinstance(names, list):
+                raise SpecError(
+                    f"--classes {value}: expected a JSON list of class names; got "
+                    f"{type(names).__name__}."
+                )
+        else:
+            names = [line.strip() for line in text.splitlines() if line.strip()]
+    else:
+        names = [name.strip() for name in value.split(",")]
+    return check_classes(names, what=f"--classes {value}")
+
+
+def check_classes(names: Sequence[Any], what: str = "classes") -> list[str]:
+    """``names`` as a list of at least two distinct, non-empty strings."""
+    if isinstance(names, str) or not isinstance(names, Sequence):
+        raise SpecError(f"{what}: expected a list of class names; got {describe(names)}.")
+    names = [str(n) for n in names]
+    if len(names) < 2 or any(not n for n in names):
+        raise SpecError(
+            f"{what}: expected at least two non-empty class names, in the model's output order "
+            "(a comma list such as cat,dog,fox, or a file with one name per line); got "
+            f"{names[:6]}."
+        )
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise SpecError(f"{what}: class names must be distinct; repeated: {repeated[:6]}.")
+    return names
+
+
+def _loose(name: str) -> str:
+    import re
+
+    return re.sub(r"[^0-9a-z]", "", name.casefold())
+
+
+def _class_labels(folder: Path, names: list[str], classes: list[str]) -> dict[str, int]:
+    """The label of each class subfolder: the position of its name in ``classes``."""
+    loose: dict[str, list[int]] = {}
+    for i, name in enumerate(classes):
+        loose.setdefault(_loose(name), []).append(i)
+    found, unknown = {}, []
+    for name in names:
+        if name in classes:
+            found[name] = classes.index(name)
+        elif len(loose.get(_loose(name), [])) == 1:
+            found[name] = loose[_loose(name)][0]
+        else:
+            unknown.append(name)
+    if unknown:
+        raise SpecError(
+            f"--data {str(folder)!r}: class folders {unknown[:6]} match none of the --classes "
+            f"names {classes[:12]} (matched exactly, or ignoring case and punctuation). Fix: "
+            "name every class folder after one of the model's classes, or correct --classes."
+        )
+    clash = sorted({f for f in names if list(found.values()).count(found[f]) > 1})
+    if clash:
+        raise SpecError(
+            f"--data {str(folder)!r}: folders {clash} match the same --classes name. Fix: "
+            "rename them, or give --classes names that tell them apart."
+        )
+    return found
+
+
+def _skip_unreadable(data: ImageFiles) -> ImageFiles:
+    """``data`` without the images that cannot be decoded; they are listed in ``skipped``."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    mode = "L" if data.grayscale else "RGB"
+
+    def problem(path: str) -> str | None:
+        try:
+            _open_image(path, mode)
+        except (SpecError, SpecNotFoundError) as err:
+            return str(err)
+        return None
+
+    paths = [path for path, _ in data.samples]
+    with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
+        errors = list(pool.map(problem, paths, chunksize=64))
+    kept = [s for s, e in zip(data.samples, errors, strict=True) if e is None]
+    skipped = [{"path": p, "error": e} for p, e in zip(paths, errors, strict=True) if e]
+    if not kept:
+        raise SpecError(
+            f"none of the {len(paths)} images could be read (first: {skipped[0]['error']})."
+        )
+    data.samples, data.skipped = kept, skipped
+    return data
+
+
 def _image_folder(
     folder: Path,
     image_size: int | None,
@@ -630,6 +775,7 @@ def _image_folder(
     mean: Any,
     std: Any,
     transform: str | None,
+    given: list[str] | None = None,
 ) -> ImageFiles:
     top, others = _list_images(folder)
     subdirs = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
@@ -646,7 +792,10 @@ def _image_folder(
         names = None
     elif classes:
         names = sorted(classes)
-        samples = [(str(p), i) for i, name in enumerate(names) for p in classes[name]]
+        label = {name: i for i, name in enumerate(names)}
+        if given is not None:
+            label = _class_labels(folder, names, given)
+        samples = [(str(p), label[name]) for name in names for p in classes[name]]
     else:
         found = sorted({p.suffix or p.name for p in others})
         raise SpecError(
@@ -655,7 +804,11 @@ def _image_folder(
             "Fix: point --data at a folder of images or of class subfolders of images."
         )
     return ImageFiles(
-        samples, names, _image_transform(image_size, mean, std, transform), grayscale=grayscale
+        samples,
+        names if given is None else given,
+        _image_transform(image_size, mean, std, transform),
+        grayscale=grayscale,
+        labelled=names is not None,
     )
 
 

@@ -333,9 +333,9 @@ _MODEL_HELP = (
 )
 _DATA_HELP = (
     "an image folder (ImageFolder layout: one subfolder per class, labels from the sorted "
-    "subfolder names; or flat: images only, unlabelled), a .npy array (images.npy, or "
-    "images.npy:labels.npy with (N,) integer labels; uint8 is scaled to [0, 1]), or "
-    "module:function returning a Dataset"
+    "subfolder names or from --classes; or flat: images only, unlabelled), a .npy array "
+    "(images.npy, or images.npy:labels.npy with (N,) integer labels; uint8 is scaled to "
+    "[0, 1]), or module:function returning a Dataset"
 )
 
 
@@ -404,7 +404,17 @@ def _add_model_options(parser: argparse.ArgumentParser, *, required: bool) -> No
         "--outputs",
         choices=["logits", "probs", "log_probs"],
         default="logits",
-        help="what the model returns; softmax is applied to logits only (default: logits)",
+        help="what the model returns; softmax is applied to logits only (default: logits; "
+        "outputs that are already probabilities or log-probabilities are refused, naming this "
+        "option)",
+    )
+    g.add_argument(
+        "--label-check",
+        choices=["warn", "error", "off"],
+        default="warn",
+        help="on labelled data, warn (or fail) when the model's accuracy is near chance (below "
+        "2/K) or renaming the classes would raise it by 30 points or more, e.g. class folders "
+        "whose sorted order is not the model's (default: warn)",
     )
     g.add_argument(
         "--batch-size", type=_positive, default=256, metavar="B", help="batch size (default 256)"
@@ -462,6 +472,20 @@ def _add_data_options(parser: argparse.ArgumentParser) -> None:
         "input, used instead of the default scaling (not with --mean/--std; --image-size and "
         "--grayscale are applied before it)",
     )
+    g.add_argument(
+        "--classes",
+        metavar="NAMES",
+        help="the model's class names in the order of its outputs: a comma list (cat,dog,fox) "
+        "or a file (one name per line, or a JSON list). Class folders get their labels from "
+        "it (matched exactly or ignoring case and punctuation) instead of from sorted order; "
+        "captions and outputs show the names",
+    )
+    g.add_argument(
+        "--skip-unreadable",
+        action="store_true",
+        help="image folders: decode every image once first and leave out those that cannot be "
+        "read (listed in the output's meta.json under skipped_unreadable) instead of stopping",
+    )
 
 
 def _load_model(args: argparse.Namespace) -> Any:
@@ -473,16 +497,55 @@ def _load_model(args: argparse.Namespace) -> Any:
         return load_model(args.model, state_dict=args.state_dict)
 
 
+def _classes(args: argparse.Namespace) -> list[str] | None:
+    """The ``--classes`` names (read once), or None."""
+    from dataperf._loading import parse_classes
+
+    if args.classes is None:
+        return None
+    if not hasattr(args, "class_names"):
+        args.class_names = parse_classes(args.classes)
+    return args.class_names
+
+
 def _load_data(spec: str, args: argparse.Namespace) -> Any:
     from dataperf._loading import load_data
 
-    return load_data(
+    data = load_data(
         spec,
         image_size=args.image_size,
         grayscale=args.grayscale,
         mean=args.mean,
         std=args.std,
         transform=args.transform,
+        classes=_classes(args),
+        skip_unreadable=args.skip_unreadable,
+    )
+    skipped = getattr(data, "skipped", None)
+    if skipped:
+        print(
+            f"note: {len(skipped)} unreadable images of {spec} are left out (e.g. "
+            f"{_escape(skipped[0]['error'])}); the Signals' meta lists them "
+            "(skipped_unreadable).",
+            file=sys.stderr,
+        )
+    return data
+
+
+def _provenance(spec: str, data: Any, args: argparse.Namespace) -> dict[str, Any]:
+    """What the Signals' meta records about where ``data`` came from."""
+    meta: dict[str, Any] = {"source": spec}
+    if _classes(args) is not None:
+        meta["classes"] = _classes(args)
+    if getattr(data, "skipped", None):
+        meta["skipped_unreadable"] = data.skipped
+    return meta
+
+
+def _accuracy_line(what: str, agreement: Any) -> str:
+    return (
+        f"{what}: the model's accuracy on its labels is {agreement.accuracy:.1%} "
+        f"({agreement.n:,} labelled items)"
     )
 
 
@@ -533,6 +596,7 @@ def _probe_options(model: Any, args: argparse.Namespace) -> dict[str, Any]:
         progress=not args.no_progress,
         outputs=args.outputs,
         seed=args.seed,
+        label_check=args.label_check,
     )
 
 
@@ -558,19 +622,17 @@ def _run_probe(call: Any, model: Any, spec: str) -> Any:
     return result
 
 
-def _probe_data(model: Any, data: Any, spec: str, args: argparse.Namespace) -> Any:
-    """Run :func:`dataperf.probe` over ``data``; record its class names and source in meta."""
-    from dataclasses import replace
-
-    from dataperf.probing import probe
+def _probe_data(model: Any, data: Any, name: str, spec: str, args: argparse.Namespace) -> Any:
+    """Run :func:`dataperf.probe` over ``data`` (``--name spec``); record its class names and
+    source in meta, and print the accuracy on labelled data."""
+    from dataperf.probing import run_probe
 
     options = _probe_options(model, args)
-    signals = _run_probe(lambda: probe(model, data, **options), model, spec)
-    meta = {**signals.meta, "source": spec}
-    classes = getattr(data, "classes", None)
-    if isinstance(classes, list) and len(classes) == signals.num_classes:
-        meta["classes"] = [str(c) for c in classes]
-    return replace(signals, meta=meta)
+    meta = _provenance(spec, data, args)
+    signals, report = _run_probe(lambda: run_probe(model, data, meta=meta, **options), model, spec)
+    if report.agreement is not None:
+        print(_accuracy_line(f"--{name} {spec}", report.agreement), file=sys.stderr)
+    return signals
 
 
 def _describe_signals(signals: Any) -> str:
@@ -641,10 +703,9 @@ def probe_command(args: argparse.Namespace) -> int:
     options = _probe_options(model, args)
     options.update(out=out, shard_size=args.shard_size, embeddings_dtype=args.embeddings_dtype)
     with _process_group(args.device):
+        meta = _provenance(args.data, data, args)
         signals, report = _run_probe(
-            lambda: run_probe(model, data, meta={"source": args.data}, **options),
-            model,
-            args.data,
+            lambda: run_probe(model, data, meta=meta, **options), model, args.data
         )
     if report.rank != 0:
         return 0
@@ -658,6 +719,8 @@ def probe_command(args: argparse.Namespace) -> int:
         where = "the model's output"
     ranks = f" on {report.world} processes" if report.world > 1 else ""
     print(f"probed {args.data}{ranks}: {_describe_signals(signals)}; embeddings: {where}")
+    if report.agreement is not None:
+        print(_accuracy_line("labels", report.agreement))
     print(f"saved Signals -> {out}/ (use it as --pool/--test/--train of dataperf propose)")
     return 0
 
@@ -774,6 +837,33 @@ def _write_sheet(args: argparse.Namespace, pool: Any, signals: Any, proposal: An
         return None
 
 
+def _saved_signals(signals: Any, name: str, spec: str, args: argparse.Namespace) -> Any:
+    """A Signals folder given as ``--name spec``: named by ``--classes`` if given, its labels
+    checked against the model's outputs (as probe does) and its accuracy printed."""
+    from dataclasses import replace
+
+    from dataperf._agreement import check_label_agreement
+
+    classes = _classes(args)
+    if classes is not None:
+        if len(classes) != signals.num_classes:
+            raise InputValueError(
+                f"--classes gives {len(classes)} names, but --{name} {spec} has "
+                f"{signals.num_classes} classes. Fix: one name per class, in the model's order."
+            )
+        signals = replace(signals, meta={**signals.meta, "classes": classes})
+    agreement = check_label_agreement(
+        signals.probs,
+        signals.labels,
+        mode=args.label_check,
+        classes=signals.meta.get("classes"),
+        what=f"--{name} {spec}",
+    )
+    if agreement is not None:
+        print(_accuracy_line(f"--{name} {spec}", agreement), file=sys.stderr)
+    return signals
+
+
 def propose_command(args: argparse.Namespace) -> int:
     """``dataperf propose``: pick k hard, labelable, novel pool items and write them out."""
     from dataperf._files import os_errors
@@ -799,10 +889,10 @@ def propose_command(args: argparse.Namespace) -> int:
     signals = {}
     for name, value in resolved.items():
         if isinstance(value, Signals):
-            signals[name] = value
+            signals[name] = _saved_signals(value, name, getattr(args, name), args)
             continue
         print(f"probing --{name} {getattr(args, name)} ({len(value)} items)...", file=sys.stderr)
-        signals[name] = _probe_data(model, value, getattr(args, name), args)
+        signals[name] = _probe_data(model, value, name, getattr(args, name), args)
         if args.save_signals:
             with os_errors(f"--save-signals {args.save_signals}"):
                 folder = signals[name].save(Path(args.save_signals) / name)

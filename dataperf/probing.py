@@ -30,7 +30,7 @@ import shutil
 import sys
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from dataperf import _shards
+from dataperf._agreement import LABEL_CHECKS, Agreement, check_label_agreement
 from dataperf._batches import BatchPlan
 from dataperf._errors import InputTypeError, InputValueError
 from dataperf._forward import (
@@ -54,7 +55,7 @@ from dataperf._forward import (
     to_device,
 )
 from dataperf._store import VERSION, check_output_dir
-from dataperf._validate import describe, resolve_device
+from dataperf._validate import check_choice, describe, resolve_device
 from dataperf.signals import Signals
 
 __all__ = [
@@ -86,6 +87,9 @@ class ProbeReport:
         ``out`` already held the finished result for these settings: nothing was run.
     rank, world : int
         This process's torch.distributed rank and the number of ranks (0 and 1 without).
+    agreement : Agreement or None
+        For labelled data (on rank 0, unless ``label_check="off"``): the model's accuracy on
+        the labels (``.accuracy``, ``.n``) and the accuracy under the best renaming of classes.
     """
 
     batches: int
@@ -93,6 +97,7 @@ class ProbeReport:
     complete: bool = False
     rank: int = 0
     world: int = 1
+    agreement: Agreement | None = None
 
 
 def probe(
@@ -112,6 +117,7 @@ def probe(
     out: str | Path | None = None,
     shard_size: int | None = None,
     embeddings_dtype: str = "float32",
+    label_check: str = "warn",
 ) -> Signals:
     """Run ``model`` once over ``data`` and return its :class:`Signals`.
 
@@ -127,9 +133,17 @@ def probe(
         Dataset is read in order by a DataLoader with ``batch_size`` and ``num_workers``. A
         DataLoader (e.g. with a tokenizer as collate_fn) keeps its batches, workers and
         collate_fn; its sampler or batch sampler says which dataset item each output is
-        (``Signals.index``), so any order works except shuffling (``shuffle=True`` is
-        refused), and ``drop_last=True`` warns how many items it leaves out. An
-        IterableDataset is read as it comes (``index`` is then the position in the stream).
+        (``Signals.index``), so ids, labels and probabilities stay aligned with any sampler.
+        A shuffling sampler (``shuffle=True``, ``SubsetRandomSampler``,
+        ``WeightedRandomSampler``, a random batch sampler) is probed in dataset order: each
+        item it drew, once. Items drawn more than once (sampling with replacement) get one
+        row, with a warning and ``meta["duplicate_draws"]``; items that ``drop_last=True``
+        leaves out are missing, with a warning and ``meta["not_probed_drop_last"]``. With
+        ``out=`` a shuffled probe resumes when a rerun draws the same items (``shuffle=True``,
+        ``SubsetRandomSampler``) and is refused when it draws others (replacement, or
+        ``drop_last`` over a shuffle). A DataLoader whose order probe cannot follow (a
+        subclass with a shuffling sampler) is refused. An IterableDataset is read as it comes
+        (``index`` is then the position in the stream, and ``ids`` are positions too).
         A dict input is passed as keyword arguments, ``model(**input)``.
     layer : str, optional
         Where the embeddings come from: the *output* of the module with this name
@@ -176,6 +190,12 @@ def probe(
     embeddings_dtype : {"float32", "float16"}
         Data type of the embeddings. float16 halves their size in RAM and on disk at the cost
         of ~3 significant digits (an opt-in trade); values beyond its range are an error.
+    label_check : {"warn", "error", "off"}
+        For labelled data, check that the labels mean what the model's outputs mean: a
+        :class:`LabelMismatchWarning` (or, with ``"error"``, an :class:`InputValueError`) when
+        the model's accuracy is near chance (below 2/K; 60% for two classes) or when renaming
+        the classes (the optimal assignment on the confusion matrix) would raise it by 30
+        points or more, as when class folders sorted by name are not the model's class order.
 
     Returns
     -------
@@ -205,6 +225,7 @@ def probe(
         out=out,
         shard_size=shard_size,
         embeddings_dtype=embeddings_dtype,
+        label_check=label_check,
     )
     if report.complete:
         warnings.warn(
@@ -253,11 +274,23 @@ def run_probe(
             f"{type(model).__name__} has none. Fix: use mc_samples=0, or a model with nn.Dropout."
         )
     job = _Pass(model, layer, device, o, plan)
+    job.classes = (meta or {}).get("classes")
     provenance = {"model": type(model).__name__, "mc_samples": o.mc_samples, **(meta or {})}
+    if plan.dropped:
+        provenance["not_probed_drop_last"] = plan.dropped
+    if plan.duplicates:
+        provenance["duplicate_draws"] = plan.duplicates
     if folder is None:
         result = _in_memory(job, plan, provenance)
     else:
         result = _to_folder(job, plan, folder, _settings(model, layer, device, o, plan), provenance)
+    signals, report = result
+    if report.rank == 0:
+        agreement = check_label_agreement(
+            signals.probs, signals.labels, mode=o.label_check,
+            classes=signals.meta.get("classes"), what="the probed data", stacklevel=3,
+        )  # fmt: skip
+        result = signals, replace(report, agreement=agreement)
     if scripted is not None and scripted.has_features is False:
         warnings.warn(
             "the TorchScript model returns only logits, so its logits serve as embeddings "
@@ -285,8 +318,10 @@ class _Options:
     out: str | Path | None = None
     shard_size: int | None = None
     embeddings_dtype: str = "float32"
+    label_check: str = "warn"
 
     def check(self) -> None:
+        check_choice(self.label_check, "label_check", LABEL_CHECKS)
         if self.outputs not in _OUTPUTS:
             raise InputValueError(f"outputs must be one of {list(_OUTPUTS)}; got {self.outputs!r}.")
         _count(self.mc_samples, "mc_samples", 0)
@@ -323,6 +358,7 @@ class _Pass:
 
     def __init__(self, model: nn.Module, layer: str | None, device: Any, o: _Options, plan: Any):
         self.model, self.layer, self.device, self.o, self.plan = model, layer, device, o, plan
+        self.classes: Sequence[str] | None = None  # class names given by the caller
 
     def run(self, todo: Sequence[int], sink: Any, position: int = 0) -> int:
         """Probe the batches ``todo`` into ``sink``; return the number of batches seen (the
@@ -348,6 +384,7 @@ class _Pass:
                         model, tap, x, b, outputs=o.outputs, mc_samples=o.mc_samples,
                         dropouts=dropouts, seed=o.seed,
                     )  # fmt: skip
+                    self._check_classes(outputs[0].shape[1])
                     if index is None:  # a stream: positions
                         index = np.arange(position, position + len(outputs[0]))
                         position += len(index)
@@ -363,6 +400,18 @@ class _Pass:
                 tap.close()
             model.to(home)
         return seen
+
+    def _check_classes(self, k: int) -> None:
+        if self.classes is not None and len(self.classes) != k:
+            raise InputValueError(
+                f"{len(self.classes)} class names were given ({_shown(self.classes)}), but "
+                f"the model has {k} outputs. Fix: give one name per model output, in the "
+                "model's order (--classes)."
+            )
+
+
+def _shown(names: Sequence[str]) -> str:
+    return ", ".join(map(repr, names[:6])) + (", ..." if len(names) > 6 else "")
 
 
 def _progress(batches: Iterable, total: int | None, enabled: bool) -> Iterable:
@@ -454,6 +503,13 @@ def _to_folder(
     job: _Pass, plan: BatchPlan, folder: Path, settings: dict, provenance: dict
 ) -> tuple[Signals, ProbeReport]:
     rank, size = _shards.world()
+    if not plan.reproducible:
+        raise InputValueError(
+            "out= makes probe resumable, but the DataLoader's sampler draws other items each "
+            f"time it is listed ({plan.describe_sampler()}), so a rerun could not tell which "
+            "items are done. Fix: probe the items once into memory (no out=), or pass the "
+            "Dataset (or a torch.utils.data.Subset of the indices you want) with out=."
+        )
     if size > 1 and not plan.addressable:
         raise InputValueError(
             "under torch.distributed, probe splits the batches between ranks, so it needs data "

@@ -39,6 +39,7 @@ import functools
 import heapq
 import json
 import numbers
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -492,6 +493,8 @@ class HardnessSampler:
         temperature = 1.0
         if test is not None and test.labels is not None:
             temperature = fit_temperature(test.probs, test.labels)
+        elif test is not None and pool.labels is None:
+            _warn_unlabelled_test(train is not None and train.labels is not None)
         hard, k_nn = _hardness(pool, sets, found, temperature, self.neighbors, details)
         if self.labelability is not None:
             labelable = self._user_labelability(pool, test, train)
@@ -627,6 +630,25 @@ def _fingerprints(pool: Signals, test: Signals) -> tuple[np.ndarray, np.ndarray]
     if a is None or b is None or a.shape[1:] != b.shape[1:]:
         return None
     return check_embeddings(a, "pool fingerprint"), check_embeddings(b, "test fingerprint")
+
+
+def _warn_unlabelled_test(train_labelled: bool) -> None:
+    """Say what proposing against a test set without labels gives up."""
+    lost = [
+        "the model's confidence is not calibrated on it (temperature 1.0: confidence as the "
+        "model states it, often over-confident)"
+    ]
+    if not train_labelled:
+        lost.append(
+            "hardness is the model's own uncertainty only, without disagreement with labelled "
+            "neighbours, so more proposals are items the model in fact gets right"
+        )
+    warnings.warn(
+        "the test set has no labels, so " + "; and ".join(lost) + ". Fix: give the test "
+        "set's labels (an ImageFolder layout, images.npy:labels.npy, or Signals with labels), "
+        "or a labelled training set (train=, --train).",
+        stacklevel=3,
+    )
 
 
 def _class_names(*signals: Signals | None) -> list[str] | None:
@@ -777,7 +799,7 @@ class Proposal:
         for r, i in enumerate(self.indices):
             tiles.append(_load_image(images[int(i)]))
             c = int(self.details["prediction"][i])
-            name = self.class_names[c] if self.class_names else str(c)
+            name = self.class_names[c] if self.class_names else f"class {c}"
             captions.append(f"#{r + 1} {name[:10]} {self.details['confidence'][i]:.0%}")
         rows = [tiles[j : j + columns] for j in range(0, len(tiles), columns)]
         caps = [captions[j : j + columns] for j in range(0, len(captions), columns)]
@@ -788,8 +810,14 @@ def _load_image(item: Any) -> Any:
     if isinstance(item, (tuple, list)):
         item = item[0]
     if isinstance(item, (str, Path)):
-        from PIL import Image
+        from PIL import Image, UnidentifiedImageError
 
-        with Image.open(item) as img:
-            return np.asarray(img.convert("RGB"))
+        try:
+            with Image.open(item) as img:
+                return np.asarray(img.convert("RGB"))
+        except (Image.DecompressionBombError, UnidentifiedImageError, OSError, ValueError) as err:
+            raise InputValueError(
+                f"cannot read image {item} for the contact sheet: {err}. Fix: replace or "
+                "remove the file, or write no contact sheet (--no-sheet)."
+            ) from None
     return item

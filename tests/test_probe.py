@@ -137,7 +137,6 @@ def test_hugging_face_style_outputs_and_probability_outputs(digits):
         (lambda m, d: probe(object(), d), TypeError, "torch.nn.Module"),
         (lambda m, d: probe(m, d, mc_samples=-1), ValueError, "mc_samples must be >= 0"),
         (lambda m, d: probe(m, d, outputs="scores"), ValueError, "outputs must be one of"),
-        (lambda m, d: probe(m, DataLoader(d, shuffle=True)), ValueError, "shuffle=False"),
         (lambda m, d: probe(m, [1, 2, 3][:0]), ValueError, "empty"),
         (lambda m, d: probe(m, 42), TypeError, "Dataset or a DataLoader"),
         (

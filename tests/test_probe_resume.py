@@ -54,7 +54,8 @@ def test_out_equals_in_memory_and_is_memory_mapped(tmp_path, reference):
     assert_identical(signals, reference)
     assert isinstance(signals.embeddings, np.memmap) and signals.ids[0] == "/data/cat/img_0000.png"
     assert signals.index.tolist() == list(range(37)) and signals.fingerprints.shape == (37, 35)
-    assert report == probing.ProbeReport(batches=10)
+    assert report == probing.ProbeReport(batches=10, agreement=report.agreement)
+    assert report.agreement.n == 37  # labelled data: the accuracy is measured
     names = {p.name for p in (tmp_path / "o").iterdir()}
     assert ".probe-run.json" in names and "meta.json" in names and "shards" not in names
     run = json.loads((tmp_path / "o" / ".probe-run.json").read_text())
@@ -183,30 +184,27 @@ def test_dataset_index_follows_any_sampler():
         alone = probe(net(), torch.utils.data.Subset(data, s.index.tolist()), progress=False)
         np.testing.assert_allclose(s.probs, alone.probs, rtol=1e-6, err_msg=name)
     assert sorted(probe(net(), loaders["batch sampler"], progress=False).index) == list(range(37))
-    with pytest.warns(UserWarning, match="last 2 items are not probed"):
+    with pytest.warns(UserWarning, match="drop_last=True: 2 of the 37 items"):
         s = probe(net(), DataLoader(data, batch_size=5, drop_last=True), progress=False)
     assert s.index.tolist() == list(range(35))
 
 
-def test_a_sampler_whose_order_changed_cannot_resume(tmp_path, monkeypatch):
+def test_a_shuffled_probe_resumes_keyed_by_dataset_index(tmp_path, monkeypatch):
     data = Images(37)
 
     def loader():  # a fresh random order each time it is built
-        return DataLoader(data, batch_size=4, sampler=SubsetRandomSampler(range(37)))
+        return DataLoader(data, batch_size=4, sampler=SubsetRandomSampler(range(3, 37)))
 
+    want = probe(net(), loader(), progress=False)
     crash_at(monkeypatch, 4)
     with pytest.raises(Crash):
         probe(net(), loader(), out=tmp_path / "o", shard_size=4, progress=False)
-    monkeypatch.undo()
-    with pytest.raises(ValueError, match=r"data\.order: 'batch sampler [0-9a-f]+' now"):
-        probe(net(), loader(), out=tmp_path / "o", shard_size=4, progress=False)
-    seeded = DataLoader(
-        data,
-        batch_size=4,
-        sampler=SubsetRandomSampler(range(37), generator=torch.Generator().manual_seed(3)),
-    )
-    a = probe(net(), seeded, out=tmp_path / "a", progress=False)
-    assert np.array_equal(a.labels, data.labels.numpy()[a.index])
+    calls = crash_at(monkeypatch, None)
+    signals, report = run_probe(net(), loader(), out=tmp_path / "o", shard_size=4, progress=False)
+    assert report.resumed == 3 and calls == list(range(3, 9))
+    assert_identical(signals, want)
+    assert signals.index.tolist() == list(range(3, 37))
+    assert np.array_equal(signals.labels, data.labels.numpy()[signals.index])
 
 
 def test_a_stream_resumes_after_its_finished_prefix(tmp_path, monkeypatch):
