@@ -37,6 +37,7 @@ from dataperf._errors import InputValueError
 from dataperf._store import (
     RUN_FILE,
     V1_ARRAYS,
+    atomic_write_text,
     ids_files,
     is_signals_dir,
     load_npz,
@@ -168,12 +169,7 @@ def prepare_run(folder: Path, settings: Mapping[str, Any]) -> None:
             f"delete {folder} first."
         )
     folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / f".{RUN_FILE}.tmp-{os.getpid()}"
-    with open(tmp, "w") as f:
-        f.write(json.dumps(_normal(settings), indent=2) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, folder / RUN_FILE)
+    atomic_write_text(folder / RUN_FILE, json.dumps(_normal(settings), indent=2) + "\n")
 
 
 def open_run(folder: Path, settings: Mapping[str, Any]) -> Run:

@@ -42,6 +42,7 @@ import contextlib
 import json
 import math
 import os
+import re
 import secrets
 import shutil
 import warnings
@@ -195,6 +196,12 @@ def is_signals_dir(folder: str | Path) -> bool:
         return False
 
 
+def _in_progress(name: str) -> bool:
+    """Whether ``name`` is a file that an atomic write of this library is writing (another
+    process, e.g. another torchrun rank, may be about to rename it into place)."""
+    return re.fullmatch(r"\..+\.tmp-\d+(-[0-9a-f]+)?", name) is not None
+
+
 def check_output_dir(path: str | Path, *, probe_run: bool = False) -> Path:
     """Check that Signals can be written to the folder ``path``, before any expensive work.
 
@@ -232,7 +239,7 @@ def check_output_dir(path: str | Path, *, probe_run: bool = False) -> Path:
             f"output {folder} is a file; a Signals output is a folder. Fix: pass a folder path "
             "that does not exist yet (it is created)."
         )
-    if folder.is_dir() and any(folder.iterdir()):
+    if folder.is_dir() and any(not _in_progress(p.name) for p in folder.iterdir()):
         known = is_signals_dir(folder) or (folder / V1_ARRAYS).is_file()
         if not known and not (probe_run and (folder / RUN_FILE).is_file()):
             raise InputValueError(

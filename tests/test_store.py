@@ -319,3 +319,15 @@ def test_load_errors_name_the_folder(tmp_path):
     (folder / "meta.json").write_text("{not json")
     with pytest.raises(ValueError, match="not valid JSON"):
         Signals.load(folder)
+
+
+def test_a_folder_holding_only_another_process_s_atomic_write_is_empty(tmp_path):
+    """Another torchrun rank may be writing ``.probe-run.json`` (aside, then renamed) while
+    this rank checks the folder: the file in progress does not make the folder foreign."""
+    folder = tmp_path / "run"
+    folder.mkdir()
+    (folder / "..probe-run.json.tmp-4242-0a1b2c3d").write_text("{")
+    assert check_output_dir(folder, probe_run=True) == folder
+    (folder / "notes.txt").write_text("mine")
+    with pytest.raises(ValueError, match="not empty and holds no Signals"):
+        check_output_dir(folder, probe_run=True)
