@@ -52,7 +52,7 @@ import torch
 from torch import nn
 
 from dataperf._errors import InputValueError
-from dataperf._validate import describe
+from dataperf._validate import describe, resolve_device
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -256,7 +256,7 @@ def load_model(spec: str, *, state_dict: str | None = None, device: Any = None) 
     if state_dict is not None:
         _load_weights(model, state_dict)
     if device is not None:
-        model.to(torch.device(device))
+        model.to(resolve_device(device))
     return model.eval()
 
 

@@ -151,6 +151,7 @@ def _text_augmenters(use_textattack: bool) -> dict[str, Any]:
 
 def _augment_text(args: argparse.Namespace, out: Path) -> dict[str, Any]:
     from dataperf import AugmentedDataset
+    from dataperf._store import atomic_write_text
     from dataperf.datasets import wordnet_sentences
 
     try:
@@ -185,7 +186,7 @@ def _augment_text(args: argparse.Namespace, out: Path) -> dict[str, Any]:
             if name != "original":
                 print(f"       {name:<19} {value}")
     path = out / "text_augmentations.jsonl"
-    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+    atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
     print(f"        all outputs -> {path}")
     return {"source": source, "sentences": len(sentences)}
 
@@ -1201,16 +1202,24 @@ def run_parsed(args: argparse.Namespace, prog: str) -> int:
     """Run a parsed command. Bad input (a :class:`dataperf.InputError`, whatever the command
     or library code raised it) becomes one line ``prog: message`` and exit code 2; any other
     exception is a bug and keeps its traceback. ``DATAPERF_TRACEBACK=1`` shows the traceback of
-    input errors too."""
-    from dataperf._term import escape
+    input errors too.
 
-    try:
-        return args.run(args)
-    except InputError as err:
-        if os.environ.get("DATAPERF_TRACEBACK"):
-            raise
-        print(f"{prog}: {escape(err)}", file=sys.stderr)
-        return 2
+    Ids, paths and class names come from data: what a command prints or warns passes through
+    ``escape()``, so escape sequences in them show as text instead of acting. albumentations'
+    update check over the network is turned off for this process (a value you set is kept).
+    """
+    from dataperf._term import EscapingWriter, escape, escaping_showwarning
+
+    os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
+    with contextlib.redirect_stdout(EscapingWriter(sys.stdout)), warnings.catch_warnings():
+        warnings.showwarning = escaping_showwarning(warnings.showwarning)
+        try:
+            return args.run(args)
+        except InputError as err:
+            if os.environ.get("DATAPERF_TRACEBACK"):
+                raise
+            print(f"{prog}: {escape(err)}", file=sys.stderr)
+            return 2
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -1273,13 +1282,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # set it for this process before any command can import it (a user's value is kept).
     os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
     args = build_parser().parse_args(argv)
-    from dataperf._term import EscapingWriter, escaping_showwarning
-
-    # Ids, paths and class names come from data: what a command prints or warns passes
-    # through escape(), so escape sequences in them show as text instead of acting.
-    with contextlib.redirect_stdout(EscapingWriter(sys.stdout)), warnings.catch_warnings():
-        warnings.showwarning = escaping_showwarning(warnings.showwarning)
-        return run_parsed(args, f"dataperf {args.command}")
+    return run_parsed(args, f"dataperf {args.command}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -313,3 +313,18 @@ def test_warnings_in_main_pass_through_escape(monkeypatch):
     with pytest.warns(UserWarning) as caught:
         cli.main(["demo"])
     assert "\x1b" not in str(caught[0].message) and "\\x1b" in str(caught[0].message)
+
+
+def test_run_parsed_escapes_output_and_turns_off_the_update_check(monkeypatch, capsys):
+    """What scripts/propose_hard_examples.py calls: the same safety as ``dataperf``."""
+    monkeypatch.delenv("NO_ALBUMENTATIONS_UPDATE", raising=False)
+    seen = {}
+
+    def run(args):
+        seen["env"] = os.environ.get("NO_ALBUMENTATIONS_UPDATE")
+        print("id \x1b[2Jcleared")
+        return 0
+
+    assert cli.run_parsed(argparse.Namespace(run=run), "script.py") == 0
+    out = capsys.readouterr().out
+    assert seen["env"] == "1" and "\x1b" not in out and "\\x1b[2Jcleared" in out
