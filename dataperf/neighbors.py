@@ -59,6 +59,7 @@ from dataperf._validate import (
     check_choice,
     check_count,
     check_embeddings,
+    pow2_scale,
     read_rows,
     release_pages,
     resolve_device,
@@ -119,8 +120,11 @@ def _check_batch(value: Any, name: str) -> int | None:
     return check_batch_size(value, name)
 
 
-def _rows64(a: np.ndarray, rows: Any, metric: str, name: str = "embeddings") -> np.ndarray:
-    """``a[rows]`` as a new float64 array, scaled to unit length for the cosine metric.
+def _rows64(
+    a: np.ndarray, rows: Any, metric: str, name: str = "embeddings", scale: float = 1.0
+) -> np.ndarray:
+    """``a[rows]`` as a new float64 array, scaled to unit length for the cosine metric, else
+    multiplied by ``scale`` (a power of two: exact).
 
     Always a fresh (aligned) copy, so that a row gives the same bits wherever it sits: NumPy's
     vectorised sums may depend on the alignment of the memory they read.
@@ -141,12 +145,17 @@ def _rows64(a: np.ndarray, rows: Any, metric: str, name: str = "embeddings") -> 
                 "it. Use metric='euclidean' or drop zero rows."
             )
         out /= norms[:, None]
+    elif scale != 1.0:
+        out *= scale
     return out
 
 
-def _exact_distances(q: np.ndarray, ref: np.ndarray, idx: np.ndarray, metric: str) -> np.ndarray:
-    """(b, c) Euclidean distances from each query row to its candidate rows, from differences."""
-    rows = _rows64(ref, idx.ravel(), metric, "reference").reshape(*idx.shape, -1)
+def _exact_distances(
+    q: np.ndarray, ref: np.ndarray, idx: np.ndarray, metric: str, scale: float
+) -> np.ndarray:
+    """(b, c) Euclidean distances from each query row to its candidate rows, from differences
+    (reference rows multiplied by ``scale``, as the queries are)."""
+    rows = _rows64(ref, idx.ravel(), metric, "reference", scale).reshape(*idx.shape, -1)
     diff = rows - q[:, None, :]
     return np.sqrt(np.einsum("ijk,ijk->ij", diff, diff))
 
@@ -202,9 +211,26 @@ class NeighborIndex:
         self._torch: tuple | None = None
         self._tree: Any = None
         self._cells_state: tuple | None = None
+        self._scale: float | None = None
 
     def __len__(self) -> int:
         return self.reference.shape[0]
+
+    @property
+    def scale(self) -> float:
+        """The power of two that every row is multiplied by inside the search (1 for the
+        cosine metric), so that the largest reference value is near 1: squares and products
+        of huge (1e160) or tiny (1e-160) embeddings neither overflow nor underflow. Exact, so
+        distances are the same as unscaled ones, divided back at the end."""
+        if self._scale is None:
+            top = 0.0
+            if self.metric == "euclidean":
+                step = max(1, BLOCK_BYTES // (8 * max(1, self.reference.shape[1])))
+                for a, b in _chunks(len(self), step):
+                    block = np.abs(read_rows(self.reference, a, b))
+                    top = max(top, float(block.max()) if block.size else 0.0)
+            self._scale = pow2_scale(top)
+        return self._scale
 
     # ------------------------------------------------------------------ the query
     def query(
@@ -256,6 +282,7 @@ class NeighborIndex:
             dist, idx = self._approximate(x, k, exclude_self, bs)
         else:
             dist, idx = self._exact(x, k, exclude_self, bs)
+        dist = dist / self.scale  # exact: a power of two
         return (dist**2 / 2.0 if self.metric == "cosine" and not chord else dist), idx
 
     def rows(self, rows: Any) -> np.ndarray:
@@ -295,7 +322,7 @@ class NeighborIndex:
         out_d = np.empty((n, k), dtype=np.float64)
         out_i = np.empty((n, k), dtype=np.int64)
         for q0, q1 in _chunks(n, bs):
-            q = _rows64(x, slice(q0, q1), self.metric)
+            q = _rows64(x, slice(q0, q1), self.metric, scale=self.scale)
             own = np.arange(q0, q1) if exclude_self else None
             if use_tree:
                 cand, need = self._tree_candidates(q, k, c, own)
@@ -305,7 +332,7 @@ class NeighborIndex:
             if c >= m - exclude_self:  # every row is a candidate
                 proven[:], need[:] = True, c
             width = max(k, int(need[proven].max())) if proven.any() else k
-            dist, idx = _rerank(q, self.reference, cand[:, :width], k, self.metric)
+            dist, idx = _rerank(q, self.reference, cand[:, :width], k, self.metric, self.scale)
             if not proven.all():
                 rows = np.flatnonzero(~proven)
                 dist[rows], idx[rows] = self._brute(q[rows], k, own if own is None else own[rows])
@@ -321,7 +348,7 @@ class NeighborIndex:
         if self._tree is None:
             from sklearn.neighbors import KDTree
 
-            self._tree = KDTree(_rows64(self.reference, slice(None), self.metric))
+            self._tree = KDTree(_rows64(self.reference, slice(None), self.metric, scale=self.scale))
         kq = min(c + 1, len(self)) if own is not None else c
         dist, idx = self._tree.query(q, k=kq)
         if own is not None:
@@ -341,16 +368,16 @@ class NeighborIndex:
             step = max(1, BLOCK_BYTES // (8 * ref.shape[1]))
             mean = np.zeros(ref.shape[1])
             for a, b in _chunks(m, step):
-                mean += _rows64(ref, slice(a, b), self.metric, "reference").sum(axis=0)
+                mean += _rows64(ref, slice(a, b), self.metric, "reference", self.scale).sum(axis=0)
             mean /= m
             r_max = 0.0
             for a, b in _chunks(m, step):
-                r = _rows64(ref, slice(a, b), self.metric, "reference") - mean
+                r = _rows64(ref, slice(a, b), self.metric, "reference", self.scale) - mean
                 r_max = max(r_max, float(np.sqrt(np.einsum("ij,ij->i", r, r).max())))
             scale = 2.0 ** -np.round(np.log2(r_max)) if r_max > 0 else 1.0
             blocks, norms = [], []
             for a, b in _chunks(m, step):
-                r = (_rows64(ref, slice(a, b), self.metric, "reference") - mean) * scale
+                r = (_rows64(ref, slice(a, b), self.metric, "reference", self.scale) - mean) * scale
                 norms.append(np.einsum("ij,ij->i", r, r))
                 blocks.append(torch.from_numpy(r.astype(np.float32)).to(self.device))
             rn2 = np.concatenate(norms)
@@ -427,7 +454,7 @@ class NeighborIndex:
         step = max(1, BLOCK_BYTES // (8 * d * len(q)))
         dist = np.empty((len(q), m))
         for a, b in _chunks(m, step):
-            r = _rows64(self.reference, slice(a, b), self.metric, "reference")
+            r = _rows64(self.reference, slice(a, b), self.metric, "reference", self.scale)
             diff = r[None, :, :] - q[:, None, :]
             dist[:, a:b] = np.sqrt(np.einsum("ijk,ijk->ij", diff, diff))
         if own is not None:
@@ -487,7 +514,7 @@ class NeighborIndex:
             [
                 _nearest_centroid(torch.from_numpy(q).float().to(self.device), centroids)
                 for q in (
-                    (_rows64(x, slice(a, b), self.metric) - mean) * scale
+                    (_rows64(x, slice(a, b), self.metric, scale=self.scale) - mean) * scale
                     for a, b in _chunks(n, step)
                 )
             ]
@@ -507,12 +534,12 @@ class NeighborIndex:
             c = min(k + EXTRA, usable)
             for a, b in _chunks(len(group), bs or 4096):
                 q_rows = group[a:b]
-                q = _rows64(x, q_rows, self.metric)
+                q = _rows64(x, q_rows, self.metric, scale=self.scale)
                 own = q_rows if exclude_self else None
                 cand, need = self._torch_candidates(q, k, c, own, rows)
                 width = int(min(c, max(k, need.max())))
                 out_d[q_rows], out_i[q_rows] = _rerank(
-                    q, self.reference, cand[:, :width], k, self.metric
+                    q, self.reference, cand[:, :width], k, self.metric, self.scale
                 )
         return out_d, out_i
 
@@ -556,10 +583,10 @@ def _drop_own(
 
 
 def _rerank(
-    q: np.ndarray, ref: np.ndarray, cand: np.ndarray, k: int, metric: str
+    q: np.ndarray, ref: np.ndarray, cand: np.ndarray, k: int, metric: str, scale: float
 ) -> tuple[np.ndarray, np.ndarray]:
     """The k best candidates of each query by exact ``(distance, index)``."""
-    dist = _exact_distances(q, ref, cand, metric)
+    dist = _exact_distances(q, ref, cand, metric, scale)
     order = np.lexsort((cand, dist), axis=1)[:, :k]
     return np.take_along_axis(dist, order, 1), np.take_along_axis(cand, order, 1)
 

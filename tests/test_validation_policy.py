@@ -100,6 +100,39 @@ def test_selections_do_not_depend_on_the_magnitude_of_embeddings(magnitude):
     )
 
 
+@pytest.mark.parametrize("scale", [2.0**530, 2.0**-530, 1e160, 1e-160])
+@pytest.mark.parametrize("search", ["exact", "kd"])
+def test_neighbours_and_proposals_at_float64_extremes(scale, search, monkeypatch):
+    """Squares of 1e160 overflow float64 and of 1e-160 underflow it: the search scales rows
+    by a power of two first, so neighbours, distances and proposals do not change."""
+    import dataperf.neighbors as neighbors_module
+    from dataperf import HardnessSampler, Signals
+    from dataperf.neighbors import nearest_neighbors
+
+    if search == "kd":  # low dimension on the CPU: the k-d tree path
+        monkeypatch.setattr(neighbors_module, "KD_TREE_MAX_DIM", 64)
+    else:
+        monkeypatch.setattr(neighbors_module, "KD_TREE_MAX_DIM", 0)
+    rng = np.random.default_rng(0)
+    sets = [rng.normal(size=(n, 16)) for n in (300, 50, 200)]
+    probs = [rng.dirichlet(np.ones(5), len(e)) for e in sets]
+    d1, i1 = nearest_neighbors(sets[0], sets[2], 5, device="cpu")
+    d2, i2 = nearest_neighbors(sets[0] * scale, sets[2] * scale, 5, device="cpu")
+    np.testing.assert_array_equal(i1, i2)
+    np.testing.assert_allclose(d2 / scale, d1, rtol=1e-12)
+
+    def propose(s):
+        pool, test, train = (
+            Signals(probs=p, embeddings=e * s, labels=None if i == 0 else p.argmax(1))
+            for i, (e, p) in enumerate(zip(sets, probs, strict=True))
+        )
+        return HardnessSampler(20, metric="euclidean", device="cpu").propose(
+            pool, test=test, train=train
+        )
+
+    np.testing.assert_array_equal(propose(scale).indices, propose(1.0).indices)
+
+
 # --------------------------------------------------------------------------- cross_val_probs
 class _NanOnSome(LogisticRegression):
     def predict_proba(self, x):
