@@ -26,8 +26,8 @@ Data specs (:func:`load_data`)
     An (N, ...) array (uint8 is scaled to [0, 1]; floats are used as they are), with optional
     (N,) integer labels.
 ``package.module:function`` or ``path/to/data.py:function``
-    The function is called with no arguments and must return a Dataset (or a DataLoader that
-    does not shuffle).
+    The function is called with no arguments and must return a Dataset (or a DataLoader:
+    probe aligns with any sampler).
 
 Every user error raises :class:`SpecError` (an ``InputValueError``) or :class:`SpecNotFoundError` (a
 ``FileNotFoundError``) whose message names what was expected, what came, and the fix.
@@ -907,6 +907,6 @@ def _dataset_from_function(spec: str) -> Any:
     ):
         raise SpecError(
             f"--data {spec!r}: {name}() returned {describe(data)}; expected a Dataset (with "
-            "__getitem__ and __len__) or a DataLoader that does not shuffle."
+            "__getitem__ and __len__) or a DataLoader."
         )
     return data
