@@ -335,7 +335,8 @@ def load_table(path: str | os.PathLike) -> SynonymTable | None:
 
 
 _lock = threading.Lock()
-_loaded: dict[str, SynonymTable] = {}
+_loaded: dict[tuple, SynonymTable] = {}
+_FOLDER_VARIABLES = ("DATAPERF_DATA_DIR", "XDG_CACHE_HOME", "HOME")  # see _wordnet.data_dir
 
 
 def table() -> SynonymTable:
@@ -353,8 +354,12 @@ def table() -> SynonymTable:
     """
     from dataperf import _wordnet
 
+    # what the table's folders depend on: a dict lookup per sentence, no path arithmetic
+    key = tuple(os.environ.get(v) for v in _FOLDER_VARIABLES) + (sys.prefix,)
+    found = _loaded.get(key)
+    if found is not None:
+        return found
     paths = _wordnet.table_paths()
-    key = str(paths[0])
     with _lock:
         found = _loaded.get(key)
         if found is not None:

@@ -440,6 +440,16 @@ def test_missing_table_is_built_once_with_a_note_then_loaded(monkeypatch, tmp_pa
     path = _wordnet.table_paths()[0]
     assert path.is_file() and "building the WordNet synonym table" in capfd.readouterr().err
     assert _synonyms.table() is built  # cached in the process
+    with monkeypatch.context() as m:  # once loaded, a sentence costs a dict lookup, no paths
+        m.setattr(_wordnet, "table_paths", lambda: pytest.fail("path work per call"))
+        assert _synonyms.table() is built
+    monkeypatch.setenv("DATAPERF_DATA_DIR", str(tmp_path / "elsewhere"))
+    other = _wordnet.table_paths()[0]
+    other.parent.mkdir(parents=True)
+    other.write_bytes(path.read_bytes())
+    again = _synonyms.table()  # another data folder: looked up again
+    assert again is not built and again.words == built.words
+    monkeypatch.setenv("DATAPERF_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setattr(_synonyms, "_loaded", {})
     assert _synonyms.table().words == built.words  # read back, not rebuilt
     assert capfd.readouterr().err == ""
