@@ -89,36 +89,65 @@ def label_agreement(probs: np.ndarray, labels: np.ndarray) -> Agreement:
     )
 
 
-def _name(c: int, classes: Sequence[str] | None) -> str:
+def _label(c: int, classes: Sequence[str] | None) -> str:
     return f"{c} ({classes[c]!r})" if classes is not None and c < len(classes) else str(c)
 
 
+def implied_classes(agreement: Agreement, classes: Sequence[str]) -> list[str]:
+    """The class names in the model's output order that the best renaming implies: model
+    output ``remap[label]`` gets the name of ``label``."""
+    implied = list(classes)
+    for label, output in enumerate(agreement.remap):
+        implied[output] = classes[label]
+    return implied
+
+
+_EXPECTED = (
+    " If the set was chosen to be hard for this model (e.g. labelled proposals), this is "
+    "expected: pass label_check='off' (--label-check off)."
+)
+
+
 def describe(agreement: Agreement, classes: Sequence[str] | None = None) -> str:
-    """One sentence: the accuracy, and what is wrong if the labels look wrong."""
+    """One sentence: the accuracy, and what is wrong if the labels look wrong.
+
+    ``classes`` are the names of the *labels* (e.g. the class folders); the model's outputs
+    are named by number, since their names are what is in doubt.
+    """
     a = agreement
     head = f"the model's top class equals the label for {a.accuracy:.1%} of {a.n:,} labelled items"
     problem = a.problem()
     if problem == "permuted":
         moved = [(label, c) for label, c in enumerate(a.remap) if label != c]
         shown = "; ".join(
-            f"label {_name(label, classes)} is mostly predicted as class {_name(c, classes)}"
+            f"items labelled {_label(label, classes)} are mostly predicted as model output {c}"
             for label, c in moved[:4]
         )
         more = f" (and {len(moved) - 4} more)" if len(moved) > 4 else ""
+        fix = "give the labels in the model's class order (CLI: --classes with the model's "
+        if classes is not None and len(classes) == a.k:
+            implied = implied_classes(a, classes)
+            listed = ",".join(implied)
+            suggestion = (
+                f"--classes {listed}"
+                if all("," not in n for n in implied) and len(listed) < 400
+                else "--classes FILE listing them one per line"
+            )
+            fix += f"class names in its output order; these labels suggest {suggestion})"
+        else:
+            fix += "class names in its output order, as a comma list or a file)"
         return (
             f"{head}, but {a.remapped_accuracy:.1%} if the classes were renamed: {shown}{more}. "
             "The labels look like they are in another class order than the model's outputs "
-            "(e.g. class folders sorted by name). Fix: give the labels in the model's class "
-            "order (CLI: --classes with the model's class names, in its order, as a comma list "
-            "or a file), or pass label_check='off' (--label-check off) if this is expected."
+            f"(e.g. class folders sorted by name). Fix: {fix}.{_EXPECTED}"
         )
     if problem == "near_chance":
         return (
             f"{head}, below {a.near_chance_below:.0%} (2/K for K = {a.k}): near chance. Either "
             "the labels do not mean what the model's outputs mean (another class order: give it "
             "with --classes; another task), or the inputs are not preprocessed as in training "
-            "(--image-size, --grayscale, --mean/--std, --transform), or the model is untrained. "
-            "Pass label_check='off' (--label-check off) if this is expected."
+            "(--image-size, --grayscale, --mean/--std, --transform), or the model is untrained."
+            + _EXPECTED
         )
     return head
 

@@ -111,6 +111,8 @@ class BatchPlan:
         self.batch_size = int(sizes[0]) if len(sizes) else self.batch_size
         parameters = inspect.signature(DataLoader).parameters
         self.settings = {k: getattr(loader, k) for k in _LOADER_SETTINGS if k in parameters}
+        if "in_order" in self.settings:  # batches are paired with their indices by position
+            self.settings["in_order"] = True
         if loader.num_workers:
             self.settings["prefetch_factor"] = loader.prefetch_factor
         drop_last = loader.drop_last or getattr(loader.batch_sampler, "drop_last", False) is True
@@ -136,12 +138,15 @@ class BatchPlan:
                 and isinstance(batch_sampler.sampler, SequentialSampler)
             )
         )
+        if getattr(loader, "in_order", True) is False and loader.num_workers > 0:
+            sequential = False  # workers may hand batches over out of order
         if not isinstance(loader.dataset, IterableDataset) and not sequential:
             what = type(batch_sampler if batch_sampler is not None else loader.sampler).__name__
             raise InputValueError(
                 f"data is a {type(loader).__name__} with a {what} that probe cannot follow "
-                "(a DataLoader subclass, batches of non-integer indices, or batch_size=None "
-                "with a non-sequential sampler), so it cannot tell which dataset item each "
+                "(a DataLoader subclass, batches of non-integer indices, batch_size=None "
+                "with a non-sequential sampler, or in_order=False with workers), so it cannot "
+                "tell which dataset item each "
                 "output belongs to. Fix: pass a plain torch DataLoader with batch_size set, "
                 "or the Dataset itself (probe reads it in order)."
             )

@@ -82,6 +82,14 @@ def _logits(output: Any) -> torch.Tensor:
             f"the model must return class scores of shape (batch, K); got {describe(output)}. "
             "Wrap it so that forward returns logits (or an object with a .logits tensor)."
         )
+    if output.shape[1] < 2:
+        raise InputValueError(
+            f"the model returns {output.shape[1]} score per item (shape {tuple(output.shape)}), "
+            "e.g. a binary model trained with BCEWithLogitsLoss; probe needs one score per "
+            "class (softmax over one score is always 1). Fix: wrap it so that forward returns "
+            "torch.cat([-z / 2, z / 2], dim=1) for its logit z (the two-class logits with the "
+            "same sigmoid), or [1 - p, p] with outputs='probs'."
+        )
     return output
 
 
@@ -99,9 +107,10 @@ def _check_kind(scores: torch.Tensor, outputs: str, batch: int) -> None:
     if not torch.isfinite(s).all():
         return  # the Signals checks name non-finite outputs
     one = torch.ones(len(s), device=s.device)
-    if (s >= 0).all() and torch.allclose(s.sum(-1), one, atol=1e-3):
+    tol = 2e-2  # bfloat16 rounds each probability by up to 0.4%; clamped softmax adds a bit
+    if (s >= 0).all() and torch.allclose(s.sum(-1), one, atol=tol):
         kind, fix, example = "probabilities", "probs", "a final Softmax"
-    elif (s <= 0).all() and torch.allclose(s.exp().sum(-1), one, atol=1e-3):
+    elif (s <= 0).all() and torch.allclose(s.exp().sum(-1), one, atol=tol):
         kind, fix, example = "log-probabilities", "log_probs", "a final LogSoftmax"
     else:
         return
@@ -287,7 +296,7 @@ def collect(
             )
     labels = None
     if y is not None:
-        labels = check_labels(torch.as_tensor(y).cpu().numpy(), n, None, f"labels of batch {batch}")
+        labels = check_labels(_label_array(y, batch), n, None, f"labels of batch {batch}")
     prints = image_fingerprint(x) if fingerprint else None
     index = np.asarray(index, dtype=np.int64)
     return {
@@ -299,6 +308,27 @@ def collect(
         "index": index,
         "ids": index if ids_of is None else ids_of(index),
     }
+
+
+def _label_array(y: Any, batch: int) -> np.ndarray:
+    """A batch's labels as a NumPy array; names (strings) are refused with the fix."""
+    if isinstance(y, torch.Tensor):
+        return y.cpu().numpy()
+    values = list(y) if isinstance(y, (list, tuple)) else [y]
+    named = next((v for v in values if isinstance(v, (str, bytes))), None)
+    if named is not None:
+        raise InputTypeError(
+            f"the labels of batch {batch} are names such as {named!r}; probe needs integer "
+            "class indices in the order of the model's outputs. Fix: have the dataset return "
+            "class_to_idx[name] (e.g. {name: i for i, name in enumerate(classes)})."
+        )
+    try:
+        return torch.as_tensor(y).cpu().numpy()
+    except (TypeError, ValueError, RuntimeError) as err:
+        raise InputTypeError(
+            f"the labels of batch {batch} are not numbers ({describe(y)}: {err}); probe needs "
+            "integer class indices. Fix: have the dataset return an int label per item."
+        ) from None
 
 
 #: Frequencies per axis kept by :func:`image_fingerprint`.

@@ -36,6 +36,7 @@ Every user error raises :class:`SpecError` (an ``InputValueError``) or :class:`S
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import importlib
 import importlib.util
 import os
@@ -110,7 +111,7 @@ def _open_image(path: str | Path, mode: str) -> Any:
         raise SpecNotFoundError(f"image file {path} does not exist.")
     try:
         with Image.open(path) as image:
-            return image.convert(mode)
+            return _eight_bit(image, path).convert(mode)
     except Image.DecompressionBombError as err:
         raise SpecError(
             f"cannot read image {path}: {err} PIL refuses it as a possible decompression bomb "
@@ -123,6 +124,29 @@ def _open_image(path: str | Path, mode: str) -> Any:
             f"readable image with one of the extensions {sorted(IMAGE_EXTENSIONS)}), or skip "
             "unreadable images (--skip-unreadable)."
         ) from None
+
+
+def _eight_bit(image: Any, path: Path) -> Any:
+    """``image`` with 8 bits per channel. PIL's ``convert`` clips 16-bit grayscale (``I;16``,
+    ``I``) at 255 instead of scaling it, so those are scaled from their 0-65535 range here;
+    floating-point images have no range to scale from and are refused."""
+    from PIL import Image
+
+    if image.mode == "F":
+        raise SpecError(
+            f"image {path} holds floating-point pixels (PIL mode 'F'), whose range is unknown. "
+            "Fix: pass --transform module:function mapping the PIL image to the model input, "
+            "or convert the files to 8- or 16-bit images."
+        )
+    if not image.mode.startswith("I"):
+        return image
+    pixels = np.asarray(image, dtype=np.float64)
+    if pixels.size and (pixels.min() < 0 or pixels.max() > 65535):
+        raise SpecError(
+            f"image {path} holds 32-bit integer pixels outside 0-65535 (PIL mode "
+            f"{image.mode!r}). Fix: pass --transform module:function for such images."
+        )
+    return Image.fromarray(np.round(pixels * (255.0 / 65535.0)).astype(np.uint8), "L")
 
 
 def _split_spec(spec: str) -> tuple[str, str] | None:
@@ -157,7 +181,10 @@ def _import(module: str, spec: str, what: str) -> Any:
                 f"{what} {spec!r}: the Python file {path} does not exist. Fix: give the path to "
                 "an existing .py file, e.g. path/to/models.py:Net."
             )
-        name = f"_dataperf_user_{path.stem}_{abs(hash(str(path.resolve())))}"
+        # a stable name (not hash(): it changes per process), so that a resumed probe
+        # recognises the model class by its module
+        digest = hashlib.blake2b(str(path.resolve()).encode(), digest_size=8).hexdigest()
+        name = f"_dataperf_user_{path.stem}_{digest}"
         if name in sys.modules:
             return sys.modules[name]
         loader_spec = importlib.util.spec_from_file_location(name, path)
@@ -673,7 +700,13 @@ def parse_classes(value: str) -> list[str]:
         from dataperf._files import os_errors
 
         with os_errors(f"--classes {value}"):
-            text = path.read_text(encoding="utf-8")
+            try:
+                text = path.read_text(encoding="utf-8")
+            except UnicodeDecodeError as err:
+                raise SpecError(
+                    f"--classes {value}: the file is not UTF-8 text ({err}). Fix: save it as "
+                    "UTF-8, one class name per line (or a JSON list)."
+                ) from None
         if path.suffix.lower() == ".json":
             try:
                 names = json.loads(text)

@@ -561,18 +561,25 @@ def _check_device(device: str | None) -> None:
             )
 
 
-def _worker_error(err: BaseException) -> ValueError | None:
-    """The one-line message of an error raised in a DataLoader worker (which torch re-raises
-    with the worker's traceback in the message), or None for other errors. Bad input (an
-    :class:`InputError` in the worker) gives an ``InputValueError``; anything else a plain
-    ``ValueError``, which the CLI shows with its traceback."""
+def _worker_error(err: BaseException, spec: str) -> InputValueError | None:
+    """The one-line user error for an error that a DataLoader worker raised while reading
+    ``spec`` (torch re-raises it with the worker's traceback in the message): bad input (an
+    :class:`InputError`, or items of unequal size), else None (a bug or the user's own code,
+    which keeps its type and traceback)."""
     text = str(err)
-    if "DataLoader worker process" not in text or "Original Traceback" not in text:
-        return None
     last = [line for line in text.strip().splitlines() if line.strip()][-1]
     name, sep, message = last.partition(": ")
-    kind = InputValueError if isinstance(err, InputError) else ValueError
-    return kind(message if sep and " " not in name else last)
+    message = message if sep and " " not in name else last
+    if "stack expects each tensor to be equal size" in message:
+        return _unequal_sizes(message, spec)
+    return InputValueError(message) if isinstance(err, InputError) else None
+
+
+def _unequal_sizes(first: str, spec: str) -> InputValueError:
+    return InputValueError(
+        f"the items of {spec} differ in size and cannot be batched ({first}). Fix: pass "
+        "--image-size S to resize every image to S x S."
+    )
 
 
 def _probe_options(model: Any, args: argparse.Namespace) -> dict[str, Any]:
@@ -650,15 +657,13 @@ def _describe_signals(signals: Any) -> str:
 
 def _probe_error(err: Exception, spec: str) -> Exception | None:
     """A one-line user error for an exception raised while probing ``spec``, or None."""
-    worker_error = _worker_error(err)
-    if worker_error is not None or not isinstance(err, RuntimeError):
-        return worker_error
+    if "DataLoader worker process" in str(err) and "Original Traceback" in str(err):
+        return _worker_error(err, spec)
+    if not isinstance(err, RuntimeError):
+        return None
     first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
     if "stack expects each tensor to be equal size" in str(err):
-        return InputValueError(
-            f"the items of {spec} differ in size and cannot be batched ({first}). Fix: "
-            "pass --image-size S to resize every image to S x S."
-        )
+        return _unequal_sizes(first, spec)
     if "on another rank" in first:
         return None
     return InputValueError(
@@ -1211,8 +1216,10 @@ def run_parsed(args: argparse.Namespace, prog: str) -> int:
     from dataperf._term import EscapingWriter, escape, escaping_showwarning
 
     os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
+    formatwarning = warnings.formatwarning
     with contextlib.redirect_stdout(EscapingWriter(sys.stdout)), warnings.catch_warnings():
         warnings.showwarning = escaping_showwarning(warnings.showwarning)
+        warnings.formatwarning = _one_line_warning(prog)
         try:
             return args.run(args)
         except InputError as err:
@@ -1220,6 +1227,20 @@ def run_parsed(args: argparse.Namespace, prog: str) -> int:
                 raise
             print(f"{prog}: {escape(err)}", file=sys.stderr)
             return 2
+        finally:
+            warnings.formatwarning = formatwarning
+
+
+def _one_line_warning(prog: str) -> Any:
+    """``warnings.formatwarning`` for the CLI: ``prog: warning: message``, without the file,
+    line and source line of the library code that warned (meaningless to a CLI user); a
+    category other than UserWarning is named."""
+
+    def format(message: Any, category: Any, filename: str, lineno: int, line: Any = None) -> str:
+        kind = "" if category is UserWarning else f" ({category.__name__})"
+        return f"{prog}: warning{kind}: {message}\n"
+
+    return format
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -146,3 +146,22 @@ def test_a_stream_never_takes_ids_from_samples():
 
     signals = probe(net(), DataLoader(Shuffled(37), batch_size=4), progress=False)
     assert signals.ids.tolist() == list(range(37))  # positions, not wrong file paths
+
+
+class SlowFirst(Images):
+    """Items 0-9 are slow to read, so that with workers a later batch is ready first."""
+
+    def __getitem__(self, index):
+        if index < 10:
+            import time
+
+            time.sleep(0.05)
+        return super().__getitem__(index)
+
+
+def test_workers_handing_batches_over_out_of_order_stay_aligned():
+    data = SlowFirst(40)
+    loader = DataLoader(data, batch_size=10, num_workers=2, in_order=False)
+    signals = probe(net(), loader, progress=False)
+    assert np.array_equal(signals.labels, data.labels.numpy()[signals.index])
+    assert signals.ids.tolist() == [data.samples[i][0] for i in signals.index]

@@ -148,3 +148,28 @@ def test_signals_folders_of_both_versions_and_unfinished_runs_are_recognised(tmp
     assert len(Signals.load(v1)) == 2
     with pytest.raises(FileNotFoundError, match="unfinished probe run: run the same probe again"):
         Signals.load(running)
+
+
+def test_a_model_file_gets_the_same_module_name_in_every_process(tmp_path):
+    """A resumed run recognises ``--model path/models.py:fn`` by its class's module name,
+    so that name must not depend on the process's string-hash seed."""
+    source = tmp_path / "models.py"
+    source.write_text(
+        "from torch import nn\n\nclass Net(nn.Linear):\n    pass\n\n"
+        "def net():\n    return Net(2, 2)\n"
+    )
+    code = (
+        "from dataperf._loading import load_model; "
+        f"print(type(load_model({str(source) + ':net'!r})).__module__)"
+    )
+    names = {
+        subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+        ).stdout  # fmt: skip
+        for seed in ("1", "2")
+    }
+    assert len(names) == 1 and "_dataperf_user_models_" in names.pop()

@@ -81,7 +81,8 @@ def test_permuted_labels_warn_with_the_renaming_and_the_fix():
     with pytest.warns(LabelMismatchWarning, match=r"33\.3% of 60.*100\.0% if the classes") as w:
         probe(ColourNet(), TensorDataset(x, swapped), progress=False)
     text = str(w[0].message)
-    assert "label 0 is mostly predicted as class 2" in text and "--classes" in text
+    assert "items labelled 0 are mostly predicted as model output 2" in text
+    assert "--classes" in text and "chosen to be hard" in text
     with pytest.raises(InputError, match="another class order"):
         probe(ColourNet(), TensorDataset(x, swapped), label_check="error", progress=False)
     with warnings.catch_warnings():
@@ -160,9 +161,12 @@ def model_spec(tmp_path):
 def test_cli_class_order_warns_and_classes_fixes_it(tmp_path, model_spec, capsys):
     data = _png_folder(tmp_path / "test", ["Red", "green", "BLUE"])  # sorted: BLUE, Red, green
     base = ["probe", "--model", model_spec, "--data", data, "--no-progress"]
-    with pytest.warns(LabelMismatchWarning, match="another class order"):
+    with pytest.warns(LabelMismatchWarning, match="another class order") as w:
         code, out, err = _cli([*base, "--out", tmp_path / "a"], capsys)
     assert code == 0 and "accuracy on its labels is 0.0% (24 labelled items)" in out
+    # named by the folders (the labels), with the order they imply for the model's outputs
+    assert "items labelled 0 ('BLUE') are mostly predicted as model output 2" in str(w[0].message)
+    assert "these labels suggest --classes Red,green,BLUE" in str(w[0].message)
 
     names = tmp_path / "classes.txt"
     names.write_text("red\ngreen\nblue\n")
@@ -294,3 +298,108 @@ def test_unreadable_images_are_named_or_skipped_and_listed(
     assert "decompression bomb" in " ".join(s["error"] for s in skipped)
     assert len(signals) == 24
     assert "skipped_unreadable" in (tmp_path / "b" / "meta.json").read_text()
+
+
+# --------------------------------------------------------------------------- more cases
+def test_one_score_per_item_is_refused_with_the_two_class_fix():
+    x, _ = colour_images(8)
+    binary = nn.Sequential(nn.Flatten(), nn.Linear(192, 1))
+    with pytest.raises(InputError, match=r"1 score per item.*torch\.cat\(\[-z / 2, z / 2\]"):
+        probe(binary, TensorDataset(x), progress=False)
+
+
+def test_low_precision_probabilities_are_caught():
+    """Rows of 10 probabilities rounded to bfloat16 (or clamped) sum to 1 only within ~0.4%."""
+    x = torch.randn(40, 10, generator=torch.Generator().manual_seed(0)) * 2
+
+    class Outputs(nn.Module):
+        def __init__(self, fn):
+            super().__init__()
+            self.head, self.fn = nn.Linear(10, 10), fn
+            with torch.no_grad():
+                self.head.weight.copy_(torch.eye(10))
+                self.head.bias.zero_()
+
+        def forward(self, x):
+            return self.fn(self.head(x))
+
+    for fn in (
+        lambda z: z.softmax(-1).to(torch.bfloat16),
+        lambda z: z.log_softmax(-1).to(torch.bfloat16),
+        lambda z: z.softmax(-1).clamp_min(1e-3),
+    ):
+        with pytest.raises(InputError, match="look like"):
+            probe(Outputs(fn), DataLoaderOf(x, 40), progress=False)
+
+
+def DataLoaderOf(x, batch_size):  # noqa: N802 - reads like the class it builds
+    from torch.utils.data import DataLoader
+
+    return DataLoader(TensorDataset(x), batch_size=batch_size)
+
+
+def test_label_names_are_refused_with_the_fix():
+    x, _ = colour_images(6)
+    data = [(x[i], COLOURS[i % 3]) for i in range(6)]
+    with pytest.raises(InputError, match=r"batch 0 are names such as 'red'.*class_to_idx"):
+        probe(ColourNet(), data, batch_size=3, progress=False)
+
+
+def test_sixteen_bit_images_are_scaled_not_clipped(tmp_path):
+    from PIL import Image
+
+    from dataperf._loading import read_image
+
+    ramp = np.arange(65536, dtype=np.uint16).reshape(256, 256)
+    Image.fromarray(ramp).save(tmp_path / "r.png")
+    pixels = read_image(tmp_path / "r.png", grayscale=True)
+    assert len(np.unique(pixels)) == 256 and (pixels == 255).mean() < 0.01
+    Image.fromarray(np.ones((4, 4), np.float32)).save(tmp_path / "f.tif")
+    with pytest.raises(InputError, match="floating-point pixels.*--transform"):
+        read_image(tmp_path / "f.tif")
+
+
+def test_cli_warnings_are_one_line(tmp_path, model_spec):
+    import os
+    import subprocess
+    import sys
+
+    data = _png_folder(tmp_path / "test", ["blue", "green", "red"])
+    argv = ["probe", "--model", model_spec, "--data", data, "--out", tmp_path / "o"]
+    env = {**os.environ, "PYTHONWARNINGS": "default"}
+    done = subprocess.run(
+        [sys.executable, "-m", "dataperf", *map(str, argv), "--no-progress"],
+        capture_output=True, text=True, env=env, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "dataperf probe: warning (LabelMismatchWarning): labels of the probed data" in (
+        done.stderr
+    )
+    assert ".py:" not in done.stderr  # no file, line or source line of the library
+
+
+def test_cli_unreadable_class_file_and_worker_errors_are_one_line(tmp_path, model_spec, capsys):
+    from PIL import Image
+
+    data = _png_folder(tmp_path / "test", ["red", "green", "blue"])
+    bad = tmp_path / "classes.txt"
+    bad.write_bytes(b"\xff\xfe\x00r\x00e")
+    argv = ["probe", "--model", model_spec, "--data", data, "--no-progress"]
+    code, _, err = _cli([*argv, "--out", tmp_path / "a", "--classes", bad], capsys)
+    assert code == 2 and "not UTF-8" in err and "Traceback" not in err
+    Image.new("RGB", (9, 8)).save(data / "red" / "wide.png")
+    code, _, err = _cli([*argv, "--out", tmp_path / "b", "--workers", "2"], capsys)
+    assert code == 2 and "differ in size" in err and "--image-size" in err
+
+
+def test_an_error_in_the_user_s_dataset_keeps_its_type_under_workers(tmp_path, model_spec):
+    source = tmp_path / "broken_data.py"
+    source.write_text(
+        "class Broken:\n"
+        "    def __len__(self):\n        return 8\n"
+        "    def __getitem__(self, i):\n        raise KeyError(i)\n\n"
+        "def data():\n    return Broken()\n"
+    )
+    argv = ["probe", "--model", model_spec, "--data", f"{source}:data", "--workers", "2"]
+    with pytest.raises(KeyError):  # a bug in user code: its own type and traceback
+        cli.main([*map(str, argv), "--out", str(tmp_path / "o"), "--no-progress"])
