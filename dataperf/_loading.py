@@ -652,9 +652,12 @@ def _normalise(array: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarr
     """``(array - mean) / std`` per channel of a (C, ...) array."""
     channels = array.shape[0]
     if mean.size not in (1, channels) or std.size not in (1, channels):
+        want = "1 value" if channels == 1 else f"1 or {channels} values (one per channel)"
         raise SpecError(
-            f"--mean/--std need 1 or {channels} values (one per channel); got {mean.size} and "
-            f"{std.size}."
+            f"--mean/--std need {want} for images with {channels} channel(s); got {mean.size} "
+            f"and {std.size}. Fix: give one value each"
+            + ("" if channels == 1 else f", or {channels}")
+            + (" (--grayscale makes one channel)." if channels == 1 else ".")
         )
     if np.any(std == 0):
         raise SpecError(f"--std values must be non-zero; got {std.tolist()}.")
