@@ -71,7 +71,6 @@ class BatchPlan:
         self.dropped = 0  # items that drop_last left out
         self.duplicates = 0  # repeated draws of an item, probed once
         self.reproducible = True  # a rerun lists the same items (so ``out=`` can resume)
-        self.stream = False  # iterated as it comes: an item's index is its stream position
         self.drawn = 0
         self._starts: np.ndarray | None = None  # (B + 1,) offsets into _items
         self._items: np.ndarray | None = None  # flat dataset indices
@@ -146,14 +145,12 @@ class BatchPlan:
                 f"data is a {type(loader).__name__} with a {what} that probe cannot follow "
                 "(a DataLoader subclass, batches of non-integer indices, batch_size=None "
                 "with a non-sequential sampler, or in_order=False with workers), so it cannot "
-                "tell which dataset item each "
-                "output belongs to. Fix: pass a plain torch DataLoader with batch_size set, "
-                "or the Dataset itself (probe reads it in order)."
+                "tell which dataset item each output belongs to. Fix: pass a plain torch "
+                "DataLoader with batch_size set, or the Dataset itself (probe reads it in order)."
             )
         self.addressable, self.settings = False, {}
         self.count = _length(loader)
         self.order = f"as iterated, {type(loader).__name__}"
-        self.stream = True
 
     def _settle(self, loader: DataLoader, batches: list[list[int]]) -> tuple[list, str]:
         """The batches to probe and their ``order`` label, from the batches the loader's

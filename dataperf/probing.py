@@ -162,7 +162,10 @@ def probe(
     progress : bool
         Show a progress bar over batches.
     outputs : {"logits", "probs", "log_probs"}
-        What the model returns; softmax is applied to logits only.
+        What the model returns; softmax is applied to logits only. With ``"logits"``, a batch
+        whose every row already sums to 1 (probabilities) or exponentiates to 1
+        (log-probabilities), within 2%, is refused naming the right value; so is a model with
+        one output per item.
     autocast : bool
         On CUDA, run the forward pass under ``torch.autocast`` with bfloat16 (probabilities are
         computed in float32). Ignored on the CPU.
