@@ -282,11 +282,18 @@ def _is_sequential(loader: DataLoader) -> bool:
 
 
 def _list_batches(loader: DataLoader) -> list[list[int]] | None:
-    """The batch sampler's batches, or None when they are not integer indices."""
+    """The batch sampler's batches as lists of ints (from ints, NumPy integers or integer
+    0-d tensors), or None when they are not integer indices."""
     batches = [list(b) for b in loader.batch_sampler]
-    if all(isinstance(i, (int, np.integer)) for b in batches for i in b):
-        return batches
+    if all(_is_index(i) for b in batches for i in b):
+        return [[int(i) for i in b] for b in batches]
     return None
+
+
+def _is_index(value: Any) -> bool:
+    if isinstance(value, torch.Tensor):
+        return value.ndim == 0 and not value.is_floating_point() and not value.is_complex()
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
 def _samples(dataset: Any, n: int | None) -> list | None:

@@ -165,3 +165,15 @@ def test_workers_handing_batches_over_out_of_order_stay_aligned():
     signals = probe(net(), loader, progress=False)
     assert np.array_equal(signals.labels, data.labels.numpy()[signals.index])
     assert signals.ids.tolist() == [data.samples[i][0] for i in signals.index]
+
+
+def test_samplers_that_yield_tensors_are_followed():
+    order = torch.randperm(37, generator=torch.Generator().manual_seed(2))
+    loaders = [
+        DataLoader(DATA, batch_size=5, sampler=iter(order)),  # 0-d tensors
+        DataLoader(DATA, batch_sampler=[order[i : i + 5] for i in range(0, 37, 5)]),
+    ]
+    for loader in loaders:
+        signals = probe(net(), loader, progress=False)
+        assert sorted(signals.index.tolist()) == list(range(37))
+        aligned(signals)
