@@ -38,6 +38,7 @@ from torch.utils.data import (
     IterableDataset,
     RandomSampler,
     SequentialSampler,
+    Subset,
     SubsetRandomSampler,
     WeightedRandomSampler,
 )
@@ -297,6 +298,14 @@ def _is_index(value: Any) -> bool:
 
 
 def _samples(dataset: Any, n: int | None) -> list | None:
+    """``dataset.samples`` (``(path, label)`` tuples, one per item), looked up through
+    ``torch.utils.data.Subset`` wrappers (e.g. a train/validation split of an ImageFolder)."""
+    if isinstance(dataset, Subset):
+        inner = _samples(dataset.dataset, _length(dataset.dataset))
+        indices = list(dataset.indices)
+        if inner is None or len(indices) != n:
+            return None
+        return [inner[int(i)] for i in indices]
     samples = getattr(dataset, "samples", None)
     if isinstance(samples, list) and samples and len(samples) == n:
         if isinstance(samples[0], tuple):

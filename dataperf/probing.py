@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Subset
 
 from dataperf import _shards
 from dataperf._agreement import LABEL_CHECKS, Agreement, check_label_agreement
@@ -428,6 +428,8 @@ def _progress(batches: Iterable, total: int | None, enabled: bool) -> Iterable:
 def _meta(provenance: Mapping[str, Any], layer: str | None, dataset: Any, k: int) -> dict:
     meta = {"model": provenance["model"], "layer": layer}
     meta.update(provenance)
+    while isinstance(dataset, Subset) and not hasattr(dataset, "classes"):
+        dataset = dataset.dataset  # a split of an ImageFolder keeps its class names
     classes = getattr(dataset, "classes", None)
     if isinstance(classes, (list, tuple)) and len(classes) == k and "classes" not in meta:
         meta["classes"] = [str(c) for c in classes]

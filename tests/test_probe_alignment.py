@@ -177,3 +177,10 @@ def test_samplers_that_yield_tensors_are_followed():
         signals = probe(net(), loader, progress=False)
         assert sorted(signals.index.tolist()) == list(range(37))
         aligned(signals)
+
+
+def test_a_subset_keeps_file_path_ids_and_class_names():
+    split = torch.utils.data.Subset(DATA, [30, 2, 17, 5])
+    signals = probe(net(), torch.utils.data.Subset(split, [3, 0, 2]), progress=False)
+    assert signals.ids.tolist() == [DATA.samples[i][0] for i in (5, 30, 17)]
+    assert signals.meta["classes"] == DATA.classes
