@@ -8,61 +8,91 @@ datasets); import it explicitly::
     sc = planted_scenario("digits")
     print(format_table(evaluate(BASELINES, sc.pool_signals, sc.test_signals,
                                 sc.train_signals, sc.useful, k=50), k=50))
+
+Public names are loaded on first use, so a light submodule (:mod:`dataperf.bench.names`, read by
+``dataperf bench --help``) imports no torch or numpy.
 """
 
 from __future__ import annotations
 
-from dataperf.bench.models import ImageArray, SmallCNN, SmallMLP, train_classifier
-from dataperf.bench.planted import (
-    KINDS,
-    PlantedPool,
-    make_planted_pool,
-    precision_at_k,
-    upscale,
-    useful_mask,
-)
-from dataperf.bench.proposal import (
-    BASELINES,
-    Method,
-    Scenario,
-    badge_embeddings,
-    evaluate,
-    format_table,
-    planted_scenario,
-)
-from dataperf.bench.tasks import (
-    TASKS,
-    TaskData,
-    TaskResult,
-    debugging_task,
-    load_task_data,
-    proposal_task,
-    selection_task,
-)
+import importlib
+from typing import TYPE_CHECKING, Any
 
-__all__ = [
-    "BASELINES",
-    "KINDS",
-    "ImageArray",
-    "Method",
-    "PlantedPool",
-    "Scenario",
-    "SmallMLP",
-    "SmallCNN",
-    "TASKS",
-    "TaskData",
-    "TaskResult",
-    "badge_embeddings",
-    "debugging_task",
-    "evaluate",
-    "format_table",
-    "load_task_data",
-    "make_planted_pool",
-    "planted_scenario",
-    "precision_at_k",
-    "proposal_task",
-    "selection_task",
-    "train_classifier",
-    "upscale",
-    "useful_mask",
-]
+_EXPORTS = {
+    "ImageArray": "dataperf.bench.models",
+    "SmallCNN": "dataperf.bench.models",
+    "SmallMLP": "dataperf.bench.models",
+    "train_classifier": "dataperf.bench.models",
+    "KINDS": "dataperf.bench.planted",
+    "PlantedPool": "dataperf.bench.planted",
+    "make_planted_pool": "dataperf.bench.planted",
+    "precision_at_k": "dataperf.bench.planted",
+    "upscale": "dataperf.bench.planted",
+    "useful_mask": "dataperf.bench.planted",
+    "BASELINES": "dataperf.bench.proposal",
+    "Method": "dataperf.bench.proposal",
+    "Scenario": "dataperf.bench.proposal",
+    "badge_embeddings": "dataperf.bench.proposal",
+    "evaluate": "dataperf.bench.proposal",
+    "format_table": "dataperf.bench.proposal",
+    "planted_scenario": "dataperf.bench.proposal",
+    "TASKS": "dataperf.bench.tasks",
+    "TaskData": "dataperf.bench.tasks",
+    "TaskResult": "dataperf.bench.tasks",
+    "debugging_task": "dataperf.bench.tasks",
+    "load_task_data": "dataperf.bench.tasks",
+    "proposal_task": "dataperf.bench.tasks",
+    "selection_task": "dataperf.bench.tasks",
+}
+_SUBMODULES = ("models", "names", "planted", "proposal", "tasks")
+
+__all__ = sorted(_EXPORTS)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from dataperf.bench.models import (  # noqa: F401
+        ImageArray,
+        SmallCNN,
+        SmallMLP,
+        train_classifier,
+    )
+    from dataperf.bench.planted import (  # noqa: F401
+        KINDS,
+        PlantedPool,
+        make_planted_pool,
+        precision_at_k,
+        upscale,
+        useful_mask,
+    )
+    from dataperf.bench.proposal import (  # noqa: F401
+        BASELINES,
+        Method,
+        Scenario,
+        badge_embeddings,
+        evaluate,
+        format_table,
+        planted_scenario,
+    )
+    from dataperf.bench.tasks import (  # noqa: F401
+        TASKS,
+        TaskData,
+        TaskResult,
+        debugging_task,
+        load_task_data,
+        proposal_task,
+        selection_task,
+    )
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(f"dataperf.bench.{name}")
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'dataperf.bench' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(list(globals()) + __all__)

@@ -57,6 +57,7 @@ import numpy as np
 from dataperf._errors import InputTypeError, InputValueError
 from dataperf._store import atomic_file, atomic_write_text, check_output_file
 from dataperf._validate import check_float, check_indices, check_int, describe
+from dataperf.bench.names import DATASETS, PROPOSAL_METHOD_NAMES
 from dataperf.signals import Signals
 
 __all__ = [
@@ -77,7 +78,6 @@ __all__ = [
     "selection_task",
 ]
 
-DATASETS = ("digits", "fashion-mnist")
 _SPLIT_SEED = 2024
 _SIZES = {  # pool, validation, test
     "digits": (1000, 297, 500),
@@ -919,16 +919,7 @@ def _proposal_methods() -> dict[str, Callable[..., np.ndarray]]:
     return {"dataperf": _hardness_sampler, **BASELINES}
 
 
-PROPOSAL_METHODS: tuple[str, ...] = (
-    "dataperf",
-    "random",
-    "entropy",
-    "margin",
-    "least_confidence",
-    "bald",
-    "kcenter",
-    "badge",
-)
+PROPOSAL_METHODS: tuple[str, ...] = PROPOSAL_METHOD_NAMES
 """Built-in proposal method names: ``"dataperf"`` (HardnessSampler) and the
 :data:`dataperf.bench.BASELINES` names."""
 
