@@ -204,6 +204,33 @@ def test_tasks_registry():
     assert "dataperf" in builtin_methods("proposal")
 
 
+def test_light_names_are_the_registries_names():
+    """dataperf.bench.names (read by `dataperf bench --help`, no numpy) holds exactly the
+    registries' names, in their order."""
+    from dataperf.bench import BASELINES, names
+    from dataperf.bench.tasks import PROPOSAL_METHODS
+
+    assert names.TASK_NAMES == tuple(TASKS)
+    assert names.SELECTION_METHOD_NAMES == tuple(SELECTION_METHODS)
+    assert names.DEBUGGING_METHOD_NAMES == tuple(DEBUGGING_METHODS)
+    assert names.PROPOSAL_METHOD_NAMES == PROPOSAL_METHODS == ("dataperf", *BASELINES)
+    assert {task: list(n) for task, n in names.BUILTIN_METHOD_NAMES.items()} == {
+        task: builtin_methods(task) for task in TASKS
+    }
+
+
+def test_cli_bench_help_lists_exactly_the_registry_names(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "10000")  # argparse wraps no line (nor breaks "built-in")
+    with pytest.raises(SystemExit):
+        cli.main(["bench", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    listed = text.split("A built-in name (", 1)[1].split(") or module:function", 1)[0]
+    shown = dict(part.split(": ", 1) for part in listed.split("; "))
+    assert {task: names.split() for task, names in shown.items()} == {
+        task: builtin_methods(task) for task in TASKS
+    }
+
+
 # ----------------------------------------------------------------------------- CLI
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from dataperf import cli, datasets
+from dataperf.demo import augment_images, augment_text
 
 TINY = ["--images", "3", "--views", "2", "--sentences", "2", "--workers", "0", "--no-propose"]
 # The propose step on scikit-learn digits: a few seconds.
@@ -73,3 +74,20 @@ def test_demo_missing_required_data_is_a_clear_error(tmp_path, capsys, monkeypat
     code = cli.main(["demo", "--out", str(tmp_path), "--data", "fashion-mnist", *TINY])
     assert code == 2
     assert "apt-get install dataset-fashion-mnist" in capsys.readouterr().err
+
+
+def test_demo_steps_return_data_and_print_nothing(capsys):
+    images = augment_images(data="digits", n=3, views=2, workers=0, seed=1)
+    assert images.source == "scikit-learn digits" and images.deterministic
+    assert len(images.views) == 2 and all(len(v) == 3 for v in images.views)
+    assert [len(row) for row in images.rows()] == [3, 3, 3]
+    assert images.summary() == {
+        "source": "scikit-learn digits", "images": 3, "views": 2, "deterministic": True
+    }  # fmt: skip
+    text = augment_text(n=2, seed=0, textattack=False)
+    assert len(text.records) == 2 and [r.name for r in text.runs][:2] == [
+        "CharSwap",
+        "KeyboardTypo",
+    ]
+    assert all(set(record) == {"original", *(r.name for r in text.runs)} for record in text.records)
+    assert capsys.readouterr().out == ""

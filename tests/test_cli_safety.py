@@ -55,9 +55,26 @@ print(sorted(m for m in {HEAVY!r} if m in sys.modules))
 
 
 def test_bench_names_in_the_parser_match_the_tasks():
+    from dataperf.bench import names
     from dataperf.bench.tasks import DATASETS, TASKS
 
-    assert cli._BENCH_TASKS == tuple(TASKS) and cli._BENCH_DATASETS == tuple(DATASETS)
+    assert names.TASK_NAMES == tuple(TASKS) and names.DATASETS == tuple(DATASETS)
+    parser = cli.build_parser()._subparsers._group_actions[0].choices["bench"]
+    choices = {a.dest: a.choices for a in parser._actions if a.choices}
+    assert tuple(choices["task"]) == names.TASK_NAMES
+    assert tuple(choices["dataset"]) == names.DATASETS
+
+
+def test_each_command_has_its_own_help_text():
+    from dataperf.cli import COMMANDS
+
+    subparsers = cli.build_parser()._subparsers._group_actions[0]
+    helps = {a.dest: a.help for a in subparsers._choices_actions}
+    for module in COMMANDS:
+        name = module.__name__.rsplit(".", 1)[1]
+        assert subparsers.choices[name].description == module.DESCRIPTION
+        assert helps[name] == module.HELP
+    assert len({module.DESCRIPTION for module in COMMANDS}) == len(COMMANDS)
 
 
 # --------------------------------------------------------------------------- albumentations
@@ -309,7 +326,9 @@ def test_warnings_in_main_pass_through_escape(monkeypatch):
         warnings.warn(EVIL, UserWarning, stacklevel=1)
         return 0
 
-    monkeypatch.setattr(cli, "demo", run)
+    from dataperf.cli import demo
+
+    monkeypatch.setattr(demo, "run", run)
     with pytest.warns(UserWarning) as caught:
         cli.main(["demo"])
     assert "\x1b" not in str(caught[0].message) and "\\x1b" in str(caught[0].message)
