@@ -491,7 +491,7 @@ def _add_data_options(parser: argparse.ArgumentParser) -> None:
 
 def _load_model(args: argparse.Namespace) -> Any:
     from dataperf._files import os_errors
-    from dataperf._loading import load_model
+    from dataperf._models import load_model
 
     what = f"--model {args.model}" + (f" --state-dict {args.state_dict}" if args.state_dict else "")
     with os_errors(what, fix="check that the files exist and are readable."):
@@ -584,7 +584,7 @@ def _unequal_sizes(first: str, spec: str) -> InputValueError:
 
 def _probe_options(model: Any, args: argparse.Namespace) -> dict[str, Any]:
     """The ``probe`` keyword options that the model options of ``args`` give."""
-    from dataperf._loading import ScriptedModel
+    from dataperf._models import ScriptedModel
 
     layer = args.layer
     if isinstance(model, ScriptedModel):
@@ -611,7 +611,7 @@ def _probe_options(model: Any, args: argparse.Namespace) -> dict[str, Any]:
 def _run_probe(call: Any, model: Any, spec: str) -> Any:
     """``call()``, with errors from the model pass over ``spec`` as one-line user errors, and
     a note when a TorchScript model gave only logits."""
-    from dataperf._loading import ScriptedModel
+    from dataperf._models import ScriptedModel
 
     try:
         result = call()
@@ -1081,9 +1081,9 @@ def _add_propose_command(commands: Any) -> None:
 
 def _bench_method(spec: str) -> Any:
     """A built-in method name, or the callable named by ``module:function``."""
-    from dataperf._loading import _split_spec, callable_attribute
+    from dataperf._specs import callable_attribute, split_spec
 
-    if _split_spec(spec) is None:
+    if split_spec(spec) is None:
         return spec  # a built-in name; the task checks it and lists the valid names
     return callable_attribute(spec, "--method")[0]
 

@@ -259,7 +259,7 @@ def run_probe(
     o.check()
     layer, scripted = o.layer, None
     if isinstance(model, torch.jit.ScriptModule):  # hooks cannot run inside TorchScript
-        from dataperf._loading import ScriptedModel
+        from dataperf._models import ScriptedModel
 
         if layer is not None:
             raise InputValueError(
