@@ -873,7 +873,7 @@ def _saved_signals(signals: Any, name: str, spec: str, args: argparse.Namespace)
 def propose_command(args: argparse.Namespace) -> int:
     """``dataperf propose``: pick k hard, labelable, novel pool items and write them out."""
     from dataperf._files import os_errors
-    from dataperf.sampler import HardnessSampler
+    from dataperf.propose.sampler import HardnessSampler
     from dataperf.signals import Signals
 
     _check_device(args.device)

@@ -21,15 +21,7 @@ from dataperf.bench.planted import (
     upscale,
     useful_mask,
 )
-from dataperf.bench.proposal import (
-    BASELINES,
-    Method,
-    Scenario,
-    badge_embeddings,
-    evaluate,
-    format_table,
-    planted_scenario,
-)
+from dataperf.bench.proposal import Scenario, evaluate, format_table, planted_scenario
 from dataperf.bench.tasks import (
     TASKS,
     TaskData,
@@ -39,6 +31,7 @@ from dataperf.bench.tasks import (
     proposal_task,
     selection_task,
 )
+from dataperf.propose.baselines import BASELINES, Method, badge_embeddings
 
 __all__ = [
     "BASELINES",
