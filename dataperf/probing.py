@@ -39,7 +39,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, Subset
 
-from dataperf import _shards
+import dataperf._shards as _shards
 from dataperf._agreement import LABEL_CHECKS, Agreement, check_label_agreement
 from dataperf._batches import BatchPlan
 from dataperf._errors import InputTypeError, InputValueError
