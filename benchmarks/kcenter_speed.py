@@ -25,7 +25,7 @@ import time
 import numpy as np
 import torch
 
-from dataperf.select import _lazy_greedy, _min_sqdist, kcenter_greedy
+from dataperf.select import _kcenter_lazy, _min_sqdist, kcenter_greedy
 
 
 def make_data(kind: str, n: int, m: int, d: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -73,7 +73,7 @@ def run(kind: str, n: int, m: int, d: int, k: int, naive_steps: int) -> None:
     torch.set_num_threads(1)
     t0 = time.perf_counter()
     with torch.inference_mode():
-        fast = _lazy_greedy(xt, xx, dref.clone(), None, k, list(start))
+        fast = _kcenter_lazy(xt, xx, dref.clone(), None, k, list(start))
     t_fast = time.perf_counter() - t0
     torch.set_num_threads(threads)
     # Public function end to end (includes validation, centring and the reference pass).

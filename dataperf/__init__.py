@@ -19,8 +19,8 @@ _EXPORTS = {
     "item_seed": "dataperf._rng",
     "Signals": "dataperf.signals",
     "probe": "dataperf.probing",
-    "HardnessSampler": "dataperf.sampler",
-    "Proposal": "dataperf.sampler",
+    "HardnessSampler": "dataperf.propose.sampler",
+    "Proposal": "dataperf.propose.proposal",
     "LabelIssues": "dataperf.curate",
     "Slice": "dataperf.curate",
     "cross_val_probs": "dataperf.curate",
@@ -75,7 +75,8 @@ if TYPE_CHECKING:  # pragma: no cover
     )
     from dataperf.neighbors import NeighborIndex  # noqa: F401
     from dataperf.probing import probe  # noqa: F401
-    from dataperf.sampler import HardnessSampler, Proposal  # noqa: F401
+    from dataperf.propose.proposal import Proposal  # noqa: F401
+    from dataperf.propose.sampler import HardnessSampler  # noqa: F401
     from dataperf.signals import Signals, check_output_dir  # noqa: F401
 
 

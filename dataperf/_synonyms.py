@@ -352,7 +352,7 @@ def table() -> SynonymTable:
     MissingResourceError
         No table and no WordNet 3.0 data to build one from.
     """
-    from dataperf import _wordnet
+    import dataperf._wordnet as _wordnet
 
     # what the table's folders depend on: a dict lookup per sentence, no path arithmetic
     key = tuple(os.environ.get(v) for v in _FOLDER_VARIABLES) + (sys.prefix,)

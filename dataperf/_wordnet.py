@@ -274,7 +274,7 @@ def provision(root: str | os.PathLike | None = None) -> Path:
     Path
         ``root``.
     """
-    from dataperf import _synonyms
+    import dataperf._synonyms as _synonyms
 
     root = Path(root).expanduser() if root is not None else prefix_nltk_data_dir()
     stop = ensure_stopwords(root)

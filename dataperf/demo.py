@@ -30,7 +30,7 @@ from dataperf._errors import MissingResourceError
 if TYPE_CHECKING:
     import numpy as np
 
-    from dataperf.sampler import Proposal
+    from dataperf.propose.proposal import Proposal
 
 __all__ = [
     "COMPARED_BASELINES",
@@ -397,9 +397,10 @@ def propose_hard_examples(
     from dataclasses import replace
 
     from dataperf.bench.planted import precision_at_k
-    from dataperf.bench.proposal import BASELINES, evaluate, format_table
+    from dataperf.bench.proposal import evaluate, format_table
     from dataperf.datasets import FASHION_MNIST_CLASSES
-    from dataperf.sampler import HardnessSampler
+    from dataperf.propose.baselines import BASELINES
+    from dataperf.propose.sampler import HardnessSampler
 
     notes: list[str] = []
     start = time.perf_counter()

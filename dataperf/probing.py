@@ -39,7 +39,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, Subset
 
-from dataperf import _shards
+import dataperf._shards as _shards
 from dataperf._agreement import LABEL_CHECKS, Agreement, check_label_agreement
 from dataperf._batches import BatchPlan
 from dataperf._errors import InputTypeError, InputValueError
@@ -259,7 +259,7 @@ def run_probe(
     o.check()
     layer, scripted = o.layer, None
     if isinstance(model, torch.jit.ScriptModule):  # hooks cannot run inside TorchScript
-        from dataperf._loading import ScriptedModel
+        from dataperf._models import ScriptedModel
 
         if layer is not None:
             raise InputValueError(

@@ -11,13 +11,17 @@ None of them allocates an ``N x N`` or ``k x N`` array, so they scale to large p
 - :func:`badge` -- k-means++ on gradient embeddings (BADGE, Ash et al. 2020).
 
 Choose one by name with :func:`get_selector` or the :data:`SELECTORS` dict.
+
+:func:`lazy_greedy` is the one lazy (priority-queue) greedy loop of the package: k-center here,
+facility location (:mod:`dataperf.curate.subsets`) and the diverse greedy of the test-data
+sampler (:mod:`dataperf.propose.sampler`) all run on it.
 """
 
 from __future__ import annotations
 
 import collections
 import heapq
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -310,7 +314,7 @@ def kcenter_greedy(
         if dev.type == "cpu":
             torch.set_num_threads(1)
         try:
-            return _lazy_greedy(x, xx, dmin2, w, k, picked)
+            return _kcenter_lazy(x, xx, dmin2, w, k, picked)
         finally:
             torch.set_num_threads(threads)
 
@@ -357,7 +361,95 @@ def _centred(
     return centred(x_in), None if r_in is None else centred(r_in)
 
 
-def _lazy_greedy(
+def lazy_greedy(
+    values: Sequence[float],
+    k: int,
+    refresh: Callable[[list[int], np.ndarray], Sequence[float]],
+    *,
+    on_pick: Callable[[int, int], bool | None] | None = None,
+    exclude: Sequence[int] = (),
+    batch: int = 1,
+    max_batch: int | None = None,
+) -> list[int]:
+    """Lazy (priority-queue) greedy: ``k`` times, pick the item of largest current value.
+
+    For objectives whose values can only go down as items are picked (a submodular gain, a
+    distance to the nearest pick, a factor that only shrinks), a value computed after fewer
+    picks is an upper bound on the current one. A max-heap holds each candidate's last computed
+    value. When the heap top is up to date it is the exact argmax and is picked; otherwise the
+    out-of-date candidates at the top are refreshed (``refresh``) and pushed back. Most
+    candidates are never refreshed at most steps, and the picks equal those of the plain
+    greedy loop that re-scores every candidate at every step: among equal values, the lowest
+    index wins.
+
+    Parameters
+    ----------
+    values : (N,) sequence of float
+        Each candidate's value before any pick (with the ``exclude`` items already chosen).
+    k : int
+        How many to pick, ``0 <= k <= N - len(exclude)``.
+    refresh : callable
+        ``refresh(indices, since) -> values``: the current values of the candidates
+        ``indices`` (a list of ints); ``since[j]`` says how many picks of this call the
+        previous value of ``indices[j]`` already accounts for (for an incremental update). It
+        must be deterministic and never return more than that previous value.
+    on_pick : callable, optional
+        ``on_pick(i, refreshed)``, called after each pick with the number of candidates
+        refreshed to find it (to update the caller's state before the next refresh). A true
+        return stops the loop early; the picks so far are returned.
+    exclude : sequence of int
+        Items that are never picked (e.g. chosen before).
+    batch, max_batch : int
+        How many out-of-date candidates at the top are refreshed together (one ``refresh``
+        call). With ``max_batch > batch`` the number adapts: it doubles (up to ``max_batch``)
+        after a step that needed more than two refresh calls and halves (down to ``batch``)
+        after one that needed at most one.
+
+    Returns
+    -------
+    list of int
+        The picks, in order: ``k`` of them unless ``on_pick`` stopped the loop.
+    """
+    n = len(values)
+    excluded = set(exclude)
+    if not 0 <= k <= n - len(excluded):
+        raise InputValueError(
+            f"k must be in [0, {n - len(excluded)}] (the candidates not excluded); got {k}."
+        )
+    max_batch = batch if max_batch is None else max_batch
+    # since[i]: how many picks the value of candidate i in the heap accounts for
+    since = np.zeros(n, dtype=np.int64)
+    heap = [(-float(v), i) for i, v in enumerate(values) if i not in excluded]
+    heapq.heapify(heap)
+    picked: list[int] = []
+    size = batch
+    while len(picked) < k:
+        step = len(picked)
+        rounds = refreshed = 0
+        while True:
+            i = heap[0][1]
+            if since[i] == step:
+                heapq.heappop(heap)
+                break
+            stale: list[int] = []
+            while heap and len(stale) < size and since[heap[0][1]] != step:
+                stale.append(heapq.heappop(heap)[1])
+            for j, v in zip(stale, refresh(stale, since[stale]), strict=True):
+                heapq.heappush(heap, (-float(v), j))
+            since[stale] = step
+            rounds += 1
+            refreshed += len(stale)
+        if rounds > 2:
+            size = min(2 * size, max_batch)
+        elif rounds <= 1 and size > batch:
+            size //= 2
+        picked.append(i)
+        if on_pick is not None and on_pick(i, refreshed):
+            break
+    return picked
+
+
+def _kcenter_lazy(
     x: torch.Tensor,
     xx: torch.Tensor,
     dmin2: torch.Tensor,
@@ -367,12 +459,10 @@ def _lazy_greedy(
 ) -> np.ndarray:
     """Greedy k-center from the current squared distances ``dmin2`` (updated in place).
 
-    A max-heap holds ``(-bound, index)`` for every unpicked point, where bound is the point's
-    score against the centres it has been compared with (an upper bound on its true score).
-    The heap top is the point with the largest bound, lowest index first among equal bounds.
-    If it is up to date, it is the exact argmax; otherwise the stale points at the top are
-    refreshed together (one small matrix product against the centres they have not seen) and
-    pushed back.
+    Runs :func:`lazy_greedy` on the scores ``w * sqrt(dmin2)``: a point's score against the
+    centres it has been compared with is an upper bound on its true score. Stale points at the
+    heap top are refreshed together (one small matrix product against the centres they have
+    not seen), in adaptive batches.
     """
     n, d = x.shape
     dev = x.device
@@ -380,21 +470,14 @@ def _lazy_greedy(
     cc = torch.empty(k, dtype=x.dtype, device=dev)
     # t_last[i]: how many of the new centres (rows of `cent`) dmin2[i] already accounts for.
     t_last = np.zeros(n, dtype=np.int64)
+    t_last[picked] = np.iinfo(np.int64).max
+    t = 0  # centres added so far (not counting the reference or a no-reference first pick)
 
     def score(idx: torch.Tensor | slice) -> torch.Tensor:
         s = dmin2[idx].sqrt()
         return s if w is None else s * w[idx]
 
-    bounds = score(slice(None)).neg_().tolist()
-    is_picked = np.zeros(n, dtype=bool)
-    is_picked[picked] = True
-    t_last[picked] = np.iinfo(np.int64).max
-    heap = [(b, i) for i, b in enumerate(bounds) if not is_picked[i]]
-    del bounds
-    heapq.heapify(heap)
-    t = 0  # centres added so far (not counting the reference or a no-reference first pick)
-
-    def refresh(idx_list: list[int]) -> list[float]:
+    def refresh(idx_list: list[int], since: np.ndarray | None = None) -> list[float]:
         """Bring dmin2 of these points up to date with centres [t_last, t); new bounds."""
         tl = t_last[idx_list]
         t0 = int(tl.min())
@@ -408,39 +491,33 @@ def _lazy_greedy(
         t_last[idx_list] = t
         return score(idx).tolist()
 
-    batch = 4
     max_rows = max(1, (1 << 22) // max(1, k))  # bounds the refresh matrix to ~4M entries
     # When many points go stale at every step (low-dimensional data), the heap costs more
     # than a plain full update; then switch, for good, to one full update per centre.
     window, recent = 16, collections.deque(maxlen=16)
     pop_limit = window * max(32.0, n * (d + 10) / 4000.0)
-    while len(picked) < k:
-        rounds = pops = 0
-        while True:
-            i = heap[0][1]
-            if t_last[i] == t:
-                heapq.heappop(heap)
-                break
-            stale: list[int] = []
-            while heap and len(stale) < batch and t_last[heap[0][1]] != t:
-                stale.append(heapq.heappop(heap)[1])
-            for j, s in zip(stale, refresh(stale)):
-                heapq.heappush(heap, (-s, j))
-            rounds += 1
-            pops += len(stale)
-        if rounds > 2:
-            batch = min(2 * batch, max_rows)
-        elif rounds <= 1 and batch > 4:
-            batch //= 2
-        picked.append(i)
+
+    def add_centre(i: int, refreshed: int) -> bool:
+        nonlocal t
         cent[t] = x[i]
         cc[t] = xx[i]
         dmin2[i] = 0.0
         t_last[i] = np.iinfo(np.int64).max
         t += 1
-        recent.append(pops)
-        if len(recent) == window and sum(recent) > pop_limit and len(picked) < k:
-            return _eager_finish(x, xx, dmin2, w, k, picked, t_last, t, refresh, max_rows)
+        recent.append(refreshed)
+        return len(recent) == window and sum(recent) > pop_limit
+
+    picked = picked + lazy_greedy(
+        score(slice(None)).tolist(),
+        k - len(picked),
+        refresh,
+        on_pick=add_centre,
+        exclude=picked,
+        batch=4,
+        max_batch=max_rows,
+    )
+    if len(picked) < k:
+        return _eager_finish(x, xx, dmin2, w, k, picked, t_last, t, refresh, max_rows)
     return np.asarray(picked, dtype=np.int64)
 
 

@@ -16,7 +16,9 @@ import torch
 from _cli_models import TinyNet, WideNet, feature_net, tiny_net
 
 from dataperf import cli
-from dataperf._loading import ImageFiles, SpecError, load_data, load_model, read_image
+from dataperf._loading import ImageFiles, load_data, read_image
+from dataperf._models import load_model
+from dataperf._specs import SpecError
 from dataperf.signals import Signals
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -16,6 +16,8 @@ from dataperf import HardnessSampler
 from dataperf.bench import BASELINES, evaluate, format_table, planted_scenario
 from dataperf.datasets import fashion_mnist_dir
 
+pytestmark = pytest.mark.slow  # trains small models on real data
+
 SEEDS = (0, 1, 2)
 RIVALS = ("entropy", "margin", "least_confidence", "bald", "kcenter", "badge")
 EXTRA_KINDS = dict(

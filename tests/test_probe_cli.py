@@ -160,7 +160,7 @@ def test_a_model_file_gets_the_same_module_name_in_every_process(tmp_path):
         "def net():\n    return Net(2, 2)\n"
     )
     code = (
-        "from dataperf._loading import load_model; "
+        "from dataperf._models import load_model; "
         f"print(type(load_model({str(source) + ':net'!r})).__module__)"
     )
     names = {

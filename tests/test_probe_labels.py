@@ -242,7 +242,7 @@ def test_sampler_says_what_an_unlabelled_test_set_loses():
 
 
 def test_contact_sheet_captions_name_the_class_or_say_class(tmp_path):
-    from dataperf.sampler import Proposal
+    from dataperf.propose.proposal import Proposal
 
     proposal = Proposal(
         indices=np.array([0]),

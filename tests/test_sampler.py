@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from dataperf import HardnessSampler, Proposal, Signals
-from dataperf.sampler import _diverse_greedy, error_probability, fit_temperature
+from dataperf.propose.hard import error_probability, fit_temperature
+from dataperf.propose.sampler import diverse_greedy
 
 K, D = 4, 8
 
@@ -146,7 +147,7 @@ def test_lazy_diverse_greedy_equals_brute_force(seed):
     value = rng.random(200)
     for radius in (0.5, 2.0, 10.0):
         np.testing.assert_array_equal(
-            _diverse_greedy(x.__getitem__, value, 30, radius),
+            diverse_greedy(x.__getitem__, value, 30, radius),
             brute_force_diverse_greedy(x, value, 30, radius),
         )
 
@@ -304,4 +305,4 @@ def test_empty_pool_and_bad_probs_are_rejected_by_signals():
 
 
 def test_proposal_is_exported():
-    assert Proposal.__module__ == "dataperf.sampler"
+    assert Proposal.__module__ == "dataperf.propose.proposal"

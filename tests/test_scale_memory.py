@@ -8,6 +8,7 @@ import sys
 import textwrap
 
 import numpy as np
+import pytest
 from numpy.lib.format import open_memmap
 
 #: Peak resident memory ``propose`` may add, as a share of the pool's embedding file.
@@ -44,6 +45,7 @@ def _probs(rng, n, k=10):
     return p / p.sum(axis=1, keepdims=True)
 
 
+@pytest.mark.slow
 def test_memory_mapped_pool_larger_than_the_budget(tmp_path):
     rng = np.random.default_rng(0)
     n, d = 100_000, 1024  # 410 MB of float32 embeddings

@@ -15,6 +15,7 @@ from dataperf.select import (
     get_selector,
     kcenter_greedy,
     kmeans_pp,
+    lazy_greedy,
     top_k,
 )
 
@@ -222,6 +223,59 @@ def test_top_k_order_and_ties():
     np.testing.assert_array_equal(top_k(s, 4), [1, 3, 0, 2])
     assert top_k(s, 1).dtype == np.int64
     np.testing.assert_array_equal(top_k([3, 1, 2], 3), [0, 2, 1])
+
+
+def _shrinking_value(x, base, radius):
+    """value_i(picks) = base_i * min(1, distance to the nearest pick / radius): only goes down."""
+
+    def value(i, picks):
+        if not picks:
+            return float(base[i])
+        dist = np.sqrt(((x[picks] - x[i]) ** 2).sum(axis=1)).min()
+        return float(base[i] * min(1.0, dist / radius))
+
+    return value
+
+
+@pytest.mark.parametrize(("batch", "max_batch"), [(1, None), (3, None), (2, 64)])
+@pytest.mark.parametrize("seed", range(3))
+def test_lazy_greedy_equals_the_plain_greedy(seed, batch, max_batch):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(150, 3))
+    base = np.round(rng.random(150), 1)  # many ties: the lowest index must win
+    value = _shrinking_value(x, base, 1.5)
+    exclude = [0, 7]
+    want: list[int] = []
+    for _ in range(40):
+        scores = [-np.inf if i in want or i in exclude else value(i, want) for i in range(150)]
+        want.append(int(np.argmax(scores)))  # first maximum: lowest index
+    got: list[int] = []
+    seen_since = []
+
+    def refresh(stale, since):
+        seen_since.extend((since < len(got)).tolist())  # only stale values are refreshed
+        return [value(i, got) for i in stale]
+
+    picks = lazy_greedy(
+        [value(i, []) for i in range(150)],
+        40,
+        refresh,
+        on_pick=lambda i, refreshed: got.append(i),
+        exclude=exclude,
+        batch=batch,
+        max_batch=max_batch,
+    )
+    assert picks == want == got and all(seen_since)
+
+
+def test_lazy_greedy_stops_when_asked_and_checks_k():
+    picks = lazy_greedy(
+        [3.0, 2.0, 1.0], 3, lambda s, since: [0.0] * len(s), on_pick=lambda i, r: i == 1
+    )
+    assert picks == [0, 1]
+    assert lazy_greedy([1.0, 1.0], 0, lambda s, since: []) == []
+    with pytest.raises(ValueError, match=r"k must be in \[0, 1\]"):
+        lazy_greedy([1.0, 1.0], 2, lambda s, since: [], exclude=[1])
 
 
 def test_random_distinct_deterministic():

@@ -383,6 +383,7 @@ def _fresh_venv(tmp_path: Path) -> Path:
     return python
 
 
+@pytest.mark.slow
 @needs_wordnet
 def test_textattack_imported_directly_works_offline_in_a_fresh_home(tmp_path):
     """The usage TextAttack documents, in a fresh HOME (as CI runs) after provisioning the

@@ -29,10 +29,10 @@ _EXPORTS = {
     "precision_at_k": "dataperf.bench.planted",
     "upscale": "dataperf.bench.planted",
     "useful_mask": "dataperf.bench.planted",
-    "BASELINES": "dataperf.bench.proposal",
-    "Method": "dataperf.bench.proposal",
+    "BASELINES": "dataperf.propose.baselines",
+    "Method": "dataperf.propose.baselines",
     "Scenario": "dataperf.bench.proposal",
-    "badge_embeddings": "dataperf.bench.proposal",
+    "badge_embeddings": "dataperf.propose.baselines",
     "evaluate": "dataperf.bench.proposal",
     "format_table": "dataperf.bench.proposal",
     "planted_scenario": "dataperf.bench.proposal",
@@ -64,10 +64,7 @@ if TYPE_CHECKING:  # pragma: no cover
         useful_mask,
     )
     from dataperf.bench.proposal import (  # noqa: F401
-        BASELINES,
-        Method,
         Scenario,
-        badge_embeddings,
         evaluate,
         format_table,
         planted_scenario,
@@ -81,6 +78,7 @@ if TYPE_CHECKING:  # pragma: no cover
         proposal_task,
         selection_task,
     )
+    from dataperf.propose.baselines import BASELINES, Method, badge_embeddings  # noqa: F401
 
 
 def __getattr__(name: str) -> Any:

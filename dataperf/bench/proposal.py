@@ -1,128 +1,34 @@
-"""Score test-example proposers on planted pools: baselines, evaluation, an end-to-end scenario.
+"""Score test-example proposers on planted pools: evaluation and an end-to-end scenario.
 
 A *method* is a callable ``(pool, test, train, k, seed) -> (k,) int64 indices`` into the pool,
-where ``pool``, ``test`` and ``train`` are :class:`dataperf.Signals` (``train`` may be None).
+where ``pool``, ``test`` and ``train`` are :class:`dataperf.Signals` (``train`` may be None);
+the baselines (:data:`dataperf.propose.baselines.BASELINES`) live with the proposer.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from torch import nn
 
-from dataperf import scores as _scores
-from dataperf import select as _select
 from dataperf._errors import InputTypeError, InputValueError, MissingResourceError
-from dataperf._validate import check_embeddings, check_indices, check_probs, describe
+from dataperf._validate import check_indices, describe
 from dataperf.bench.models import ImageArray, SmallCNN, SmallMLP, train_classifier
 from dataperf.bench.planted import PlantedPool, make_planted_pool, precision_at_k, upscale
 from dataperf.bench.planted import useful_mask as _useful_mask
+from dataperf.propose.baselines import Method
 from dataperf.signals import Signals
 
 __all__ = [
-    "BASELINES",
-    "Method",
     "Scenario",
-    "badge_embeddings",
     "evaluate",
     "format_table",
     "planted_scenario",
 ]
-
-Method = Callable[[Signals, Signals, "Signals | None", int, int], np.ndarray]
-
-
-def badge_embeddings(probs: Any, embeddings: Any) -> np.ndarray:
-    """BADGE gradient embeddings: ``(probs - onehot(argmax probs))`` outer ``embeddings``.
-
-    The gradient of the cross-entropy at the predicted label with respect to the last
-    Linear layer's weights (Ash et al. 2020), flattened class-major.
-
-    Parameters
-    ----------
-    probs : (N, K) float array
-    embeddings : (N, D) float array
-        The input of the last Linear layer.
-
-    Returns
-    -------
-    (N, K * D) float32 array
-        Row ``i`` is ``np.outer(probs[i] - onehot_i, embeddings[i]).ravel()``.
-    """
-    p = check_probs(probs, "probs")
-    e = check_embeddings(embeddings, "embeddings")
-    if len(p) != len(e):
-        raise InputValueError(
-            f"probs and embeddings must have one row per item; got {len(p)} and {len(e)} rows."
-        )
-    g = p.astype(np.float32).copy()
-    g[np.arange(len(g)), p.argmax(1)] -= 1.0
-    out = g[:, :, None] * e.astype(np.float32)[:, None, :]
-    return out.reshape(len(g), -1)
-
-
-# ----------------------------------------------------------------------------------- baselines
-
-
-def _random(pool: Signals, test: Signals, train: Signals | None, k: int, seed: int) -> np.ndarray:
-    return _select.random(len(pool), k, seed=seed)
-
-
-def _scored(name: str) -> Method:
-    score = getattr(_scores, name)
-
-    def method(pool: Signals, test: Signals, train: Signals | None, k: int, seed: int) -> Any:
-        return _select.top_k(score(pool.probs), k)
-
-    method.__name__ = name
-    method.__doc__ = f"Top-k pool items by ``dataperf.scores.{name}`` of their probs."
-    return method
-
-
-def _bald(pool: Signals, test: Signals, train: Signals | None, k: int, seed: int) -> np.ndarray:
-    if pool.mc_probs is None:
-        raise InputValueError(
-            "the 'bald' baseline needs pool.mc_probs (N, T, K); got pool Signals without them. "
-            "Fix: probe the pool with dataperf.probe(model, data, mc_samples=8) (the model "
-            "needs dropout)."
-        )
-    return _select.top_k(_scores.bald(pool.mc_probs), k)
-
-
-def _needs_embeddings(signals: Signals, name: str, method: str) -> np.ndarray:
-    if signals.embeddings is None:
-        raise InputValueError(
-            f"the {method!r} baseline needs {name}.embeddings; got Signals without them. Fix: "
-            "probe with dataperf.probe (it records embeddings by default)."
-        )
-    return signals.embeddings
-
-
-def _kcenter(pool: Signals, test: Signals, train: Signals | None, k: int, seed: int) -> np.ndarray:
-    emb = _needs_embeddings(pool, "pool", "kcenter")
-    ref = _needs_embeddings(test, "test", "kcenter")
-    return _select.kcenter_greedy(emb, k, reference=ref, device="cpu")
-
-
-def _badge(pool: Signals, test: Signals, train: Signals | None, k: int, seed: int) -> np.ndarray:
-    emb = _needs_embeddings(pool, "pool", "badge")
-    return _select.badge(badge_embeddings(pool.probs, emb), k, seed=seed)
-
-
-BASELINES: dict[str, Method] = {
-    "random": _random,
-    "entropy": _scored("entropy"),
-    "margin": _scored("margin"),
-    "least_confidence": _scored("least_confidence"),
-    "bald": _bald,
-    "kcenter": _kcenter,
-    "badge": _badge,
-}
-
 
 # ----------------------------------------------------------------------------------- evaluation
 
@@ -142,7 +48,7 @@ def evaluate(
     Parameters
     ----------
     methods : dict of name -> callable
-        ``(pool, test, train, k, seed) -> (k,) int indices`` (see :data:`BASELINES`).
+        ``(pool, test, train, k, seed) -> (k,) int indices`` (see :data:`dataperf.bench.BASELINES`).
     pool_signals, test_signals : Signals
     train_signals : Signals or None
     useful : (N,) bool array

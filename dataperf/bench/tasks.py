@@ -908,13 +908,13 @@ def _hardness_sampler(
     pool: Signals, test: Signals, train: Signals | None, k: int, seed: int
 ) -> np.ndarray:
     """``dataperf.HardnessSampler(k, seed=seed).propose(pool, test=test, train=train)``."""
-    from dataperf import HardnessSampler
+    from dataperf.propose.sampler import HardnessSampler
 
     return HardnessSampler(k, seed=seed).propose(pool, test=test, train=train).indices
 
 
 def _proposal_methods() -> dict[str, Callable[..., np.ndarray]]:
-    from dataperf.bench.proposal import BASELINES
+    from dataperf.propose.baselines import BASELINES
 
     return {"dataperf": _hardness_sampler, **BASELINES}
 

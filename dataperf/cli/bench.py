@@ -81,9 +81,9 @@ def add_parser(commands: Any) -> None:
 
 def _bench_method(spec: str) -> Any:
     """A built-in method name, or the callable named by ``module:function``."""
-    from dataperf._loading import _split_spec, callable_attribute
+    from dataperf._specs import callable_attribute, split_spec
 
-    if _split_spec(spec) is None:
+    if split_spec(spec) is None:
         return spec  # a built-in name; the task checks it and lists the valid names
     return callable_attribute(spec, "--method")[0]
 

@@ -184,7 +184,7 @@ def add_data_options(parser: argparse.ArgumentParser) -> None:
 # --------------------------------------------------------------------------- model and data
 def model_from_args(args: argparse.Namespace) -> Any:
     from dataperf._files import os_errors
-    from dataperf._loading import load_model
+    from dataperf._models import load_model
 
     what = f"--model {args.model}" + (f" --state-dict {args.state_dict}" if args.state_dict else "")
     with os_errors(what, fix="check that the files exist and are readable."):
@@ -278,7 +278,7 @@ def unequal_sizes(first: str, spec: str) -> InputValueError:
 
 def probe_options(model: Any, args: argparse.Namespace) -> dict[str, Any]:
     """The ``probe`` keyword options that the model options of ``args`` give."""
-    from dataperf._loading import ScriptedModel
+    from dataperf._models import ScriptedModel
 
     layer = args.layer
     if isinstance(model, ScriptedModel):
@@ -305,7 +305,7 @@ def probe_options(model: Any, args: argparse.Namespace) -> dict[str, Any]:
 def run_guarded(call: Any, model: Any, spec: str) -> Any:
     """``call()``, with errors from the model pass over ``spec`` as one-line user errors, and
     a note when a TorchScript model gave only logits."""
-    from dataperf._loading import ScriptedModel
+    from dataperf._models import ScriptedModel
 
     try:
         result = call()

@@ -1,8 +1,8 @@
 """``dataperf propose``: propose hard, labelable, novel new test examples from a pool.
 
 Each of ``--pool``, ``--test`` and ``--train`` is a saved Signals folder or data, probed first
-with ``--model``; :class:`dataperf.sampler.HardnessSampler` ranks the pool and the proposals are
-written as JSON lines (optionally CSV) with a contact sheet when the pool is images.
+with ``--model``; :class:`dataperf.propose.sampler.HardnessSampler` ranks the pool and the
+proposals are written as JSON lines (optionally CSV) with a contact sheet when the pool is images.
 :func:`add_propose_arguments` is also the parser of scripts/propose_hard_examples.py.
 """
 
@@ -300,7 +300,7 @@ def _saved_signals(signals: Any, name: str, spec: str, args: argparse.Namespace)
 def run(args: argparse.Namespace) -> int:
     """``dataperf propose``: pick k hard, labelable, novel pool items and write them out."""
     from dataperf._files import os_errors
-    from dataperf.sampler import HardnessSampler
+    from dataperf.propose.sampler import HardnessSampler
     from dataperf.signals import Signals
 
     check_device(args.device)

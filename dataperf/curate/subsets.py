@@ -24,7 +24,6 @@ the method runs within each class.
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -34,7 +33,7 @@ import numpy as np
 from dataperf._errors import InputTypeError, InputValueError
 from dataperf._validate import check_bool, check_embeddings, check_int, describe, resolve_device
 from dataperf.neighbors import check_search, nearest_neighbors
-from dataperf.select import kcenter_greedy
+from dataperf.select import kcenter_greedy, lazy_greedy
 from dataperf.signals import Signals
 
 __all__ = ["METHODS", "el2n", "facility_location", "knn_similarity_graph", "select_subset"]
@@ -105,9 +104,10 @@ def facility_location(indices: np.ndarray, sims: np.ndarray, k: int) -> np.ndarr
     (0 for an item with no selected neighbour). Each step adds the item with the largest
     marginal gain, ties to the lowest index; when every gain is 0 (all items covered) the
     lowest remaining indices follow. Lazy evaluation: stale gains in a max-heap are upper
-    bounds (the objective is submodular), so only the heap top is re-evaluated. A gain is
-    always summed in the same order, so re-evaluated floats never exceed their stale bound
-    and the result equals the plain greedy's.
+    bounds (the objective is submodular), so only the heap top is re-evaluated
+    (:func:`dataperf.select.lazy_greedy`). A gain is always summed in the same order, so
+    re-evaluated floats never exceed their stale bound and the result equals the plain
+    greedy's.
 
     Parameters
     ----------
@@ -137,18 +137,14 @@ def facility_location(indices: np.ndarray, sims: np.ndarray, k: int) -> np.ndarr
         a, b = bounds[j], bounds[j + 1]
         return float(np.maximum(weight[a:b] - cur[covered[a:b]], 0.0).sum())
 
-    heap = [(-gain(j), j) for j in range(n)]
-    heapq.heapify(heap)
-    picked: list[int] = []
-    while len(picked) < k:
-        _, j = heapq.heappop(heap)
-        g = gain(j)
-        if heap and (-g, j) > heap[0]:
-            heapq.heappush(heap, (-g, j))  # stale: another item may now be better
-            continue
-        picked.append(j)
+    def refresh(stale: list[int], since: np.ndarray) -> list[float]:
+        return [gain(j) for j in stale]
+
+    def cover(j: int, refreshed: int) -> None:
         a, b = bounds[j], bounds[j + 1]
         np.maximum.at(cur, covered[a:b], weight[a:b])
+
+    picked = lazy_greedy([gain(j) for j in range(n)], k, refresh, on_pick=cover)
     return np.asarray(picked, dtype=np.int64)
 
 

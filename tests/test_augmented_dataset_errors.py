@@ -1,4 +1,4 @@
-"""Bad input gives clear errors: what was expected, what was received, and the fix."""
+"""AugmentedDataset on bad input: clear errors naming what was expected, what came, and the fix."""
 
 from __future__ import annotations
 

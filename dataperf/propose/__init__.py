@@ -1,0 +1,61 @@
+"""Propose new test examples that are hard, labelable and novel.
+
+:class:`HardnessSampler` scores every candidate of an unlabelled pool on three components, each
+in ``[0, 1]``, and picks ``k`` of them greedily with a diversity penalty:
+
+``hard``
+    The estimated probability that the model is wrong on the candidate, the mean of two
+    estimates: the model's own, ``1 - max p`` after temperature scaling fitted on the labelled
+    test set (so an over-confident model is corrected), and its labelled neighbours', the
+    share of the ``neighbors`` nearest labelled examples (training and test) whose label is
+    not the predicted class. When the pool happens to carry labels, ``1 - p[label]`` alone.
+``labelable``
+    Whether a person can give the candidate one label. A candidate is **unlabelable** when it
+    does not look like the data people labelled before: it lies where no training (or test)
+    example lies -- noise, images from another domain, blends of two classes that fall
+    between the class clusters -- or, with MC-dropout samples, when the model's uncertainty is
+    mostly *aleatoric* (the input itself is ambiguous) rather than *epistemic* (the model has not
+    learned it). See :func:`~dataperf.propose.labelable.labelability`. Replace it with your own
+    score (e.g. from annotation cost) through ``HardnessSampler(labelability=...)``.
+``novel``
+    Whether the candidate is unlike the current test set: its distance to the nearest test
+    example, compared with the distance a genuinely new example has (leave-one-out distances
+    within the test set). Near-copies of test items score about 0.
+
+``total = hard**w_hard * labelable**w_labelable * novel**w_novel``; the greedy step then
+multiplies each candidate's total by ``min(1, distance to the nearest proposal so far / r)``,
+where ``r`` is ``diversity`` times the typical spacing between neighbouring examples, so the
+proposals are unlike each other as well.
+
+Distances are Euclidean between L2-normalised embeddings (``metric="cosine"``, the default,
+which works best for penultimate-layer features) or between raw embeddings
+(``metric="euclidean"``).
+
+Modules: :mod:`~dataperf.propose.sampler` (the sampler and its diverse greedy),
+:mod:`~dataperf.propose.hard`, :mod:`~dataperf.propose.labelable`,
+:mod:`~dataperf.propose.novel` (the components, pure functions over arrays),
+:mod:`~dataperf.propose.space` (the geometry they share), :mod:`~dataperf.propose.proposal`
+(the result and its exports) and :mod:`~dataperf.propose.baselines` (what it is compared with).
+"""
+
+from __future__ import annotations
+
+from dataperf.propose.baselines import BASELINES, Method, badge_embeddings
+from dataperf.propose.hard import error_probability, fit_temperature
+from dataperf.propose.labelable import labelability
+from dataperf.propose.novel import novelty_score
+from dataperf.propose.proposal import Proposal
+from dataperf.propose.sampler import COMPONENTS, HardnessSampler
+
+__all__ = [
+    "BASELINES",
+    "COMPONENTS",
+    "HardnessSampler",
+    "Method",
+    "Proposal",
+    "badge_embeddings",
+    "error_probability",
+    "fit_temperature",
+    "labelability",
+    "novelty_score",
+]
