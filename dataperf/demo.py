@@ -218,8 +218,8 @@ class TextDemo:
 def text_augmenters(use_textattack: bool) -> tuple[dict[str, Any], list[str]]:
     """The demo's text augmenters by name, and a note for each one left out."""
     from dataperf._wordnet import wordnet_source
-    from dataperf.augment.text import CharSwap, KeyboardTypo, SynonymReplace, WordDelete, WordSwap
     from dataperf.augment.textattack_adapter import recipe
+    from dataperf.text import CharSwap, KeyboardTypo, SynonymReplace, WordDelete, WordSwap
 
     skipped: list[str] = []
     augmenters: dict[str, Any] = {

@@ -25,15 +25,15 @@ if _TESTS not in sys.path:
 def text_op_class(monkeypatch):
     """The ``TextOp`` base class that selects the ``text_op`` backend.
 
-    The real ``dataperf.augment.text.TextOp`` when that module imports; otherwise a stand-in
+    The real ``dataperf.text.TextOp`` when that module imports; otherwise a stand-in
     installed under that module name (the backend looks the class up in ``sys.modules``
     without importing it), removed again after the test.
     """
     try:
-        return importlib.import_module("dataperf.augment.text").TextOp
+        return importlib.import_module("dataperf.text").TextOp
     except ImportError:
         pass
-    module = types.ModuleType("dataperf.augment.text")
+    module = types.ModuleType("dataperf.text")
 
     class TextOp:
         def apply(self, text, rng):

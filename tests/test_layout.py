@@ -50,3 +50,17 @@ def test_modules_stay_under_the_size_cap():
     assert not over, f"modules over {MAX_LINES} lines (split them): {over}"
     shrunk = [name for name, limit in OVER_THE_CAP.items() if sizes.get(name, 0) <= MAX_LINES]
     assert not shrunk, f"now under the cap: remove from OVER_THE_CAP: {shrunk}"
+
+
+def test_augment_exports_its_own_api_lazily():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, dataperf.augment as a; assert 'torch' not in sys.modules; "
+        "import dataperf.text as t, dataperf.augment.dataset as d; "
+        "assert a.SynonymReplace is t.SynonymReplace and a.AugmentedDataset is d.AugmentedDataset; "
+        "assert all(getattr(a, n) is not None for n in a.__all__)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr

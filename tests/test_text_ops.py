@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dataperf import _wordnet
-from dataperf.augment import text as text_module
+from dataperf import text as text_module
 from dataperf.text import (
     CharDelete,
     CharInsert,

@@ -75,7 +75,7 @@ def _is_textattack(obj: Any) -> bool:
 
 
 def _is_text_op(obj: Any) -> bool:
-    return _instance_of(obj, "dataperf.augment.text", "TextOp")
+    return _instance_of(obj, "dataperf.text", "TextOp")
 
 
 def _takes_rng(fn: Callable[..., Any]) -> bool:
