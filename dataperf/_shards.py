@@ -34,10 +34,10 @@ from typing import Any
 import numpy as np
 
 from dataperf._errors import InputValueError
+from dataperf._files import atomic_write_text
 from dataperf._store import (
     RUN_FILE,
     V1_ARRAYS,
-    atomic_write_text,
     ids_files,
     is_signals_dir,
     load_npz,

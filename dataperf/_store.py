@@ -38,7 +38,6 @@ sibling left by a killed save is incomplete or unused and may be deleted.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
@@ -48,7 +47,7 @@ import shutil
 import warnings
 import zipfile
 import zlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -56,17 +55,14 @@ from typing import IO, Any
 import numpy as np
 
 from dataperf._errors import InputTypeError, InputValueError, OutputPathError
+from dataperf._files import atomic_write_text, fsync_dir
 from dataperf._validate import MAX_ARRAY_BYTES_ENV, max_array_bytes
 
 __all__ = [
     "FORMAT",
     "VERSION",
     "PathIds",
-    "atomic_file",
-    "atomic_write_bytes",
-    "atomic_write_text",
     "check_output_dir",
-    "check_output_file",
     "ids_files",
     "is_signals_dir",
     "make_header",
@@ -271,100 +267,12 @@ def check_output_dir(path: str | Path, *, probe_run: bool = False) -> Path:
 
 
 # --------------------------------------------------------------------------- writing
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:  # e.g. Windows: folders cannot be opened
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def write_array(path: Path, array: Any) -> None:
     """Write one ``.npy`` file (never pickled) and fsync it."""
     with open(path, "wb") as f:
         np.lib.format.write_array(f, np.asanyarray(array), allow_pickle=False)
         f.flush()
         os.fsync(f.fileno())
-
-
-@contextlib.contextmanager
-def atomic_file(path: str | Path, mode: str = "w") -> Iterator[IO[Any]]:
-    """Open a file for writing that replaces ``path`` only once the ``with`` block completes.
-
-    The data goes to a hidden sibling (``.<name>.tmp-<pid>-<random>``), is fsynced, then renamed
-    over ``path``: a reader, or a run killed at any moment, sees the old complete file or the
-    new complete one, never a part. On an exception the sibling is removed and ``path`` is
-    untouched. ``mode`` is ``"w"`` (text, UTF-8) or ``"wb"``.
-    """
-    if mode not in ("w", "wb"):
-        raise InputValueError(f"atomic_file mode must be 'w' or 'wb'; got {mode!r}.")
-    path = Path(path)
-    tmp = path.parent / f".{path.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}"
-    try:
-        with open(tmp, mode, **({"encoding": "utf-8"} if mode == "w" else {})) as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-    _fsync_dir(path.parent)
-
-
-def check_output_file(path: Any, name: str = "output file") -> Path:
-    """``path`` as a Path, checked to be writable as a file (its parent folders are created).
-
-    Raises ``InputTypeError`` for a non-path, ``InputValueError`` when ``path`` is a folder,
-    and ``OutputPathError`` (a ``PermissionError``) when its folder cannot be created or
-    written.
-    """
-    if not isinstance(path, (str, os.PathLike)) or not str(path):
-        raise InputTypeError(f"the {name} must be a str or Path; got {path!r}.")
-    path = Path(path).expanduser()
-    if path.is_dir():
-        raise InputValueError(
-            f"{name} {path} is a folder; a file path is needed. Fix: pass e.g. {path / 'out'}."
-        )
-    blocker = next((p for p in path.parents if p.exists()), None)
-    if blocker is not None and not blocker.is_dir():
-        raise OutputPathError(
-            f"cannot write the {name} {path}: {blocker} is a file, not a folder. Fix: pass a "
-            "path whose parents are folders."
-        )
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise OutputPathError(
-            f"cannot write the {name} {path}: {path.parent} is not a writable folder "
-            f"({err.strerror or err}). Fix: pass a path in a place you can write to."
-        ) from None
-    if not os.access(path.parent, os.W_OK | os.X_OK):
-        raise OutputPathError(
-            f"cannot write the {name} {path}: {path.parent} is not a writable folder. Fix: "
-            "pass a path in a place you can write to."
-        )
-    return path
-
-
-def atomic_write_text(path: str | Path, text: str) -> Path:
-    """Write ``text`` (UTF-8) to ``path`` atomically (see :func:`atomic_file`)."""
-    with atomic_file(path, "w") as f:
-        f.write(text)
-    return Path(path)
-
-
-def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` atomically (see :func:`atomic_file`)."""
-    with atomic_file(path, "wb") as f:
-        f.write(data)
-    return Path(path)
 
 
 def write_header(folder: Path, header: Mapping[str, Any]) -> None:
@@ -398,7 +306,7 @@ def _swap_in(new: Path, folder: Path) -> None:
     parent = folder.parent
     if not folder.exists() or (folder.is_dir() and not any(folder.iterdir())):
         os.replace(new, folder)  # rename(2) replaces an empty folder atomically
-        _fsync_dir(parent)
+        fsync_dir(parent)
         return
     old = _sibling(folder, "old")
     os.rename(folder, old)
@@ -407,7 +315,7 @@ def _swap_in(new: Path, folder: Path) -> None:
     except BaseException:
         os.rename(old, folder)
         raise
-    _fsync_dir(parent)
+    fsync_dir(parent)
     shutil.rmtree(old, ignore_errors=True)
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from dataperf._errors import InputValueError
-from dataperf._store import atomic_file, check_output_file
+from dataperf._files import atomic_file, check_output_file
 from dataperf._validate import describe
 
 __all__ = ["to_display", "image_grid", "save_grid", "confine_paths"]

@@ -20,7 +20,6 @@ OVER_THE_CAP = {
     "select.py": 670,
     "neighbors.py": 666,
     "curate/label_issues.py": 653,
-    "_store.py": 641,
 }
 
 

@@ -13,7 +13,8 @@ from sklearn.linear_model import LogisticRegression
 
 from dataperf import HardnessSampler, Signals
 from dataperf._errors import InputError, InputTypeError, InputValueError
-from dataperf._store import check_output_file, load_npz
+from dataperf._files import check_output_file
+from dataperf._store import load_npz
 from dataperf._validate import check_float, check_int, check_weights, resolve_device
 from dataperf.curate import cross_val_probs
 from dataperf.curate.valuation import data_values, knn_shapley

@@ -55,7 +55,7 @@ from typing import Any
 import numpy as np
 
 from dataperf._errors import InputTypeError, InputValueError
-from dataperf._store import atomic_file, atomic_write_text, check_output_file
+from dataperf._files import atomic_file, atomic_write_text, check_output_file
 from dataperf._validate import check_float, check_indices, check_int, describe
 from dataperf.bench.names import DATASETS, PROPOSAL_METHOD_NAMES
 from dataperf.signals import Signals

@@ -101,7 +101,7 @@ def _images(args: argparse.Namespace, out: Path) -> ImageDemo:
 
 
 def _text(args: argparse.Namespace, out: Path) -> TextDemo:
-    from dataperf._store import atomic_write_text
+    from dataperf._files import atomic_write_text
     from dataperf.demo import augment_text
 
     result = augment_text(n=args.sentences, seed=args.seed, textattack=not args.no_textattack)
@@ -177,8 +177,7 @@ def _propose(args: argparse.Namespace, out: Path) -> ProposeDemo:
 
 def run(args: argparse.Namespace) -> int:
     """``dataperf demo``: run each step, print what it did and write its files."""
-    from dataperf._files import make_output_folder, os_errors
-    from dataperf._store import atomic_write_text
+    from dataperf._files import atomic_write_text, make_output_folder, os_errors
 
     out = make_output_folder(args.out, "--out")
     with os_errors(f"--out {out}"):

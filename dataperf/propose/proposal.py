@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from dataperf._errors import InputValueError
-from dataperf._store import atomic_file, atomic_write_text, check_output_file
+from dataperf._files import atomic_file, atomic_write_text, check_output_file
 from dataperf._validate import check_count
 
 __all__ = ["Proposal"]
