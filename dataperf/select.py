@@ -177,9 +177,7 @@ def random(n: int, k: int, *, seed: int = 0) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 
 
-def _min_sqdist(
-    x: torch.Tensor, xx: torch.Tensor, r: torch.Tensor, batch_size: int
-) -> torch.Tensor:
+def min_sqdist(x: torch.Tensor, xx: torch.Tensor, r: torch.Tensor, batch_size: int) -> torch.Tensor:
     """(N,) squared distance from each row of x to its nearest row of r, in chunks."""
     rr = (r * r).sum(1)
     out = torch.empty(x.shape[0], dtype=x.dtype, device=x.device)
@@ -291,18 +289,18 @@ def kcenter_greedy(
 
         picked: list[int] = []
         if r_in is not None:
-            dmin2 = _min_sqdist(x, xx, r, batch_size)
+            dmin2 = min_sqdist(x, xx, r, batch_size)
         else:
             first = 0 if w_np is None else int(np.argmax(w_np))  # first maximum: lowest index
             picked.append(first)
-            dmin2 = _min_sqdist(x, xx, x[first : first + 1], batch_size)
+            dmin2 = min_sqdist(x, xx, x[first : first + 1], batch_size)
         # The greedy loop runs many tiny matrix products: extra CPU threads only add
         # synchronisation cost there (and stall badly on a busy machine), so use one.
         threads = torch.get_num_threads()
         if dev.type == "cpu":
             torch.set_num_threads(1)
         try:
-            return _kcenter_lazy(x, xx, dmin2, w, k, picked)
+            return kcenter_lazy(x, xx, dmin2, w, k, picked)
         finally:
             torch.set_num_threads(threads)
 
@@ -437,7 +435,7 @@ def lazy_greedy(
     return picked
 
 
-def _kcenter_lazy(
+def kcenter_lazy(
     x: torch.Tensor,
     xx: torch.Tensor,
     dmin2: torch.Tensor,
