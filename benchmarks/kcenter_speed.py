@@ -25,7 +25,7 @@ import time
 import numpy as np
 import torch
 
-from dataperf.select import _kcenter_lazy, _min_sqdist, kcenter_greedy
+from dataperf.select import kcenter_greedy, kcenter_lazy, min_sqdist
 
 
 def make_data(kind: str, n: int, m: int, d: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -66,14 +66,14 @@ def run(kind: str, n: int, m: int, d: int, k: int, naive_steps: int) -> None:
     # Reference pass (shared by both methods), timed apart.
     t0 = time.perf_counter()
     with torch.inference_mode():
-        dref = _min_sqdist(xt, xx, rt, 2048)
+        dref = min_sqdist(xt, xx, rt, 2048)
     t_ref = time.perf_counter() - t0
     # Candidate greedy part alone, run as the public function runs it (one CPU thread).
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     t0 = time.perf_counter()
     with torch.inference_mode():
-        fast = _kcenter_lazy(xt, xx, dref.clone(), None, k, list(start))
+        fast = kcenter_lazy(xt, xx, dref.clone(), None, k, list(start))
     t_fast = time.perf_counter() - t0
     torch.set_num_threads(threads)
     # Public function end to end (includes validation, centring and the reference pass).

@@ -53,6 +53,11 @@ def _shown(value: Any) -> str:
     return f"{describe(value)} {text[:40]}{'...' if len(text) > 40 else ''}"
 
 
+def _one(name: str) -> str:
+    """``"a k"`` for an argument name, ``"a value"`` for a phrase (``"each of seeds"``)."""
+    return f"a {name}" if name.isidentifier() else "a value"
+
+
 def _int_range(low: int | None, high: int | None, high_name: str | None) -> str:
     top = f"{high_name} ({high})" if high_name and high is not None else high
     if low is not None and high is not None:
@@ -74,16 +79,18 @@ def check_int(
     high: int | None = None,
     allow_none: bool = False,
     high_name: str | None = None,
+    none_means: str = "automatic",
 ) -> int | None:
     """``value`` as an ``int`` in ``[low, high]`` (either bound optional).
 
     ``TypeError`` for a bool, a float (even ``10.0``) or anything else that is not an integer;
     ``ValueError`` outside the range. ``None`` is returned as is when ``allow_none``.
-    ``high_name`` says what ``high`` is in messages (e.g. ``"the number of items"``).
+    ``high_name`` says what ``high`` is in messages (e.g. ``"the number of items"``),
+    ``none_means`` what ``None`` stands for.
     """
     if value is None and allow_none:
         return None
-    what = _int_range(low, high, high_name) + (" or None (automatic)" if allow_none else "")
+    what = _int_range(low, high, high_name) + (f" or None ({none_means})" if allow_none else "")
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         example = low if low is not None and low > 0 else 10
         raise InputTypeError(
@@ -92,7 +99,9 @@ def check_int(
         )
     value = int(value)
     if (low is not None and value < low) or (high is not None and value > high):
-        raise InputValueError(f"{name} must be {what}; got {value}. Pass a {name} in that range.")
+        raise InputValueError(
+            f"{name} must be {what}; got {value}. Pass {_one(name)} in that range."
+        )
     return value
 
 
@@ -104,17 +113,18 @@ def check_float(
     high: float | None = None,
     finite: bool = True,
     low_open: bool = False,
+    high_open: bool = False,
 ) -> float:
     """``value`` (an int or a float, not a bool) as a ``float`` in ``[low, high]``.
 
     NaN is always refused; infinities are refused unless ``finite=False``. ``low_open`` makes
-    the lower bound strict (``value > low``).
+    the lower bound strict (``value > low``), ``high_open`` the upper one (``value < high``).
     """
     parts = []
     if low is not None:
         parts.append(f"{'>' if low_open else '>='} {low:g}")
     if high is not None:
-        parts.append(f"<= {high:g}")
+        parts.append(f"{'<' if high_open else '<='} {high:g}")
     what = ("a finite number" if finite else "a number") + (
         " " + " and ".join(parts) if parts else ""
     )
@@ -126,9 +136,9 @@ def check_float(
     out = float(value)
     bad = math.isnan(out) or (finite and math.isinf(out))
     bad |= low is not None and (out <= low if low_open else out < low)
-    bad |= high is not None and out > high
+    bad |= high is not None and (out >= high if high_open else out > high)
     if bad:
-        raise InputValueError(f"{name} must be {what}; got {out}. Pass a {name} in that range.")
+        raise InputValueError(f"{name} must be {what}; got {out}. Pass {_one(name)} in that range.")
     return out
 
 
@@ -141,13 +151,18 @@ def check_bool(value: Any, name: str) -> bool:
     return bool(value)
 
 
-def check_choice(value: Any, name: str, choices: Iterable[str]) -> str:
-    """``value`` if it is one of ``choices`` (strings), else an error listing them."""
+def check_choice(value: Any, name: str, choices: Iterable[str], *, fix: str = "") -> str:
+    """``value`` if it is one of ``choices`` (strings), else an error listing them.
+
+    ``fix`` replaces the generic "Pick one of them." at the end of the messages (e.g. where
+    to get an optional choice).
+    """
     choices = list(choices)
+    fix = fix or "Pick one of them."
     if not isinstance(value, str):
-        raise InputTypeError(f"{name} must be one of {choices} (a str); got {_shown(value)}.")
+        raise InputTypeError(f"{name} must be one of {choices} (a str); got {_shown(value)}. {fix}")
     if value not in choices:
-        raise InputValueError(f"{name} must be one of {choices}; got {value!r}. Pick one of them.")
+        raise InputValueError(f"{name} must be one of {choices}; got {value!r}. {fix}")
     return value
 
 
@@ -444,16 +459,43 @@ def check_embeddings(x: Any, name: str = "embeddings", dim: int | None = None) -
 
 
 def check_count(k: Any, upper: int, name: str = "k", *, what: str = "reference points") -> int:
-    """Validate an integer count ``1 <= k <= upper`` and return it as ``int``."""
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
-        raise InputTypeError(f"{name} must be an int; got {describe(k)}.")
-    k = int(k)
+    """Validate an integer count ``1 <= k <= upper`` and return it as ``int``.
+
+    ``TypeError`` for a bool, a float or anything else that is not an integer; ``ValueError``
+    outside ``[1, upper]``, and when there is nothing to count from (``upper == 0``).
+    """
+    k = check_int(k, name)
+    if upper < 1:
+        raise InputValueError(
+            f"there are no {what} (N=0), so {name}={k} cannot be met; {name} must be between 1 "
+            f"and the number of {what}. Pass at least one."
+        )
     if k < 1 or k > upper:
         raise InputValueError(
             f"{name} must be between 1 and the number of {what} ({upper}); got {k}. "
-            f"Pass a {name} in that range."
+            f"Pass a {name} in that range (at most {upper})."
         )
     return k
+
+
+def check_position(i: Any, n: int, name: str) -> int:
+    """A position into ``n`` items, ``-n <= i < n`` (negative counts from the end), as
+    ``0 <= i < n``. ``TypeError`` for a non-integer (or a bool), ``IndexError`` outside."""
+    i = check_int(i, name)
+    if not -n <= i < n:
+        raise IndexError(f"{name} must be an int in [0, {n}) (or -{n} to -1); got {i}.")
+    return i % n
+
+
+def check_signals(value: Any, name: str = "signals", *, fix: str = "") -> Any:
+    """``value`` if it is a :class:`~dataperf.signals.Signals`, else ``TypeError`` naming what
+    came; ``fix`` says how to get one (default: build one with ``Signals(...)``)."""
+    from dataperf.signals import Signals  # signals imports this module
+
+    if not isinstance(value, Signals):
+        fix = fix or "Build one with Signals(probs=..., embeddings=..., labels=...)."
+        raise InputTypeError(f"{name} must be a dataperf Signals; got {describe(value)}. {fix}")
+    return value
 
 
 def check_indices(idx: Any, k: int, n: int, name: str) -> np.ndarray:

@@ -17,7 +17,6 @@ never rewritten; delete it to provision again from another source.
 from __future__ import annotations
 
 import contextlib
-import numbers
 import os
 import re
 import shutil
@@ -32,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from dataperf._errors import InputValueError, MissingResourceError
+from dataperf._validate import check_int
 
 __all__ = [
     "MissingResourceError",
@@ -381,17 +381,6 @@ def _all_sentences(folder: str) -> tuple[str, ...]:
     return tuple(seen)
 
 
-def _check_count(value: object, name: str, *, allow_none: bool = False) -> int | None:
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
-        raise InputValueError(
-            f"{name} must be a non-negative int{' or None' if allow_none else ''}; "
-            f"got {value!r}. Pass e.g. {name}=10."
-        )
-    return int(value)
-
-
 def wordnet_sentences(
     n: int | None = None, *, seed: int = 0, min_words: int = 6, max_words: int = 30
 ) -> list[str]:
@@ -421,9 +410,9 @@ def wordnet_sentences(
     MissingResourceError
         No WordNet source (and no provisioned copy) on this machine.
     """
-    n = _check_count(n, "n", allow_none=True)
-    lo = _check_count(min_words, "min_words")
-    hi = _check_count(max_words, "max_words")
+    n = check_int(n, "n", low=0, allow_none=True, none_means="all of them")
+    lo = check_int(min_words, "min_words", low=0)
+    hi = check_int(max_words, "max_words", low=0)
     if lo > hi:
         raise InputValueError(
             f"min_words must be <= max_words; got min_words={lo}, max_words={hi}. "

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from dataperf._errors import InputTypeError, InputValueError
-from dataperf._validate import check_embeddings, check_labels, check_probs, describe
+from dataperf._validate import check_choice, check_embeddings, check_labels, check_probs, describe
 from dataperf.neighbors import nearest_neighbors
 
 __all__ = [
@@ -192,14 +192,7 @@ def get_score(name: str) -> Callable[[Any], np.ndarray]:
     ValueError
         For an unknown name; the message lists the valid names.
     """
-    if not isinstance(name, str):
-        raise InputTypeError(f"score name must be a str; got {describe(name)}.")
-    try:
-        return SCORES[name]
-    except KeyError:
-        raise InputValueError(
-            f"unknown score {name!r}; valid names: {', '.join(sorted(SCORES))}."
-        ) from None
+    return SCORES[check_choice(name, "score name", sorted(SCORES))]
 
 
 # --------------------------------------------------------------------------------------------

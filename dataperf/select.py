@@ -31,6 +31,7 @@ from dataperf._errors import InputTypeError, InputValueError
 from dataperf._validate import (
     check_batch_size,
     check_choice,
+    check_count,
     check_int,
     describe,
     first_nonfinite,
@@ -53,19 +54,6 @@ __all__ = [
 # --------------------------------------------------------------------------------------------
 # validation helpers
 # --------------------------------------------------------------------------------------------
-
-
-def _check_k(k: Any, n: int) -> int:
-    k = check_int(k, "k")
-    if n == 0:
-        raise InputValueError("the pool is empty (N=0): pass at least one candidate to select from")
-    if k < 1:
-        raise InputValueError(f"k must be at least 1; got k={k}: ask for one or more items")
-    if k > n:
-        raise InputValueError(
-            f"k={k} is larger than the pool (N={n}): ask for at most {n}, or add candidates"
-        )
-    return k
 
 
 def _as_numpy(x: Any) -> np.ndarray:
@@ -155,7 +143,7 @@ def top_k(scores: Any, k: int) -> np.ndarray:
         raise InputValueError(
             f"scores must have shape (N,); got shape {s.shape}: pass one score per item"
         )
-    k = _check_k(k, s.shape[0])
+    k = check_count(k, s.shape[0], "k", what="pool items")
     s = s.astype(np.float64)
     if np.isnan(s).any():
         raise InputValueError("scores must not contain NaN: drop or impute those items first")
@@ -179,7 +167,7 @@ def random(n: int, k: int, *, seed: int = 0) -> np.ndarray:
     (k,) int64 array
     """
     n = check_int(n, "n (the pool size)", low=0)
-    k = _check_k(k, int(n))
+    k = check_count(k, n, "k", what="pool items")
     rng = np.random.default_rng(check_int(seed, "seed", low=0))
     return rng.choice(int(n), size=k, replace=False).astype(np.int64)
 
@@ -189,9 +177,7 @@ def random(n: int, k: int, *, seed: int = 0) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 
 
-def _min_sqdist(
-    x: torch.Tensor, xx: torch.Tensor, r: torch.Tensor, batch_size: int
-) -> torch.Tensor:
+def min_sqdist(x: torch.Tensor, xx: torch.Tensor, r: torch.Tensor, batch_size: int) -> torch.Tensor:
     """(N,) squared distance from each row of x to its nearest row of r, in chunks."""
     rr = (r * r).sum(1)
     out = torch.empty(x.shape[0], dtype=x.dtype, device=x.device)
@@ -277,7 +263,7 @@ def kcenter_greedy(
     """
     x_in = _check_matrix(embeddings, "embeddings")
     n, d = x_in.shape
-    k = _check_k(k, n)
+    k = check_count(k, n, "k", what="pool items")
     w_np = _check_weights(weights, n)
     check_choice(dtype, "dtype", ("float32", "float64"))
     batch_size = check_batch_size(batch_size, allow_none=False)
@@ -303,18 +289,18 @@ def kcenter_greedy(
 
         picked: list[int] = []
         if r_in is not None:
-            dmin2 = _min_sqdist(x, xx, r, batch_size)
+            dmin2 = min_sqdist(x, xx, r, batch_size)
         else:
             first = 0 if w_np is None else int(np.argmax(w_np))  # first maximum: lowest index
             picked.append(first)
-            dmin2 = _min_sqdist(x, xx, x[first : first + 1], batch_size)
+            dmin2 = min_sqdist(x, xx, x[first : first + 1], batch_size)
         # The greedy loop runs many tiny matrix products: extra CPU threads only add
         # synchronisation cost there (and stall badly on a busy machine), so use one.
         threads = torch.get_num_threads()
         if dev.type == "cpu":
             torch.set_num_threads(1)
         try:
-            return _kcenter_lazy(x, xx, dmin2, w, k, picked)
+            return kcenter_lazy(x, xx, dmin2, w, k, picked)
         finally:
             torch.set_num_threads(threads)
 
@@ -449,7 +435,7 @@ def lazy_greedy(
     return picked
 
 
-def _kcenter_lazy(
+def kcenter_lazy(
     x: torch.Tensor,
     xx: torch.Tensor,
     dmin2: torch.Tensor,
@@ -589,7 +575,7 @@ def kmeans_pp(
     x = _check_matrix(embeddings, "embeddings")
     x = _as_numpy(x)
     n = x.shape[0]
-    k = _check_k(k, n)
+    k = check_count(k, n, "k", what="pool items")
     w = _check_weights(weights, n)
     rng = np.random.default_rng(check_int(seed, "seed", low=0))
     x = x.astype(np.float64 if x.dtype == np.float64 else np.float32)
@@ -662,9 +648,4 @@ SELECTORS: dict[str, Callable[..., np.ndarray]] = {
 
 def get_selector(name: str) -> Callable[..., np.ndarray]:
     """The selector function called ``name`` (a key of :data:`SELECTORS`)."""
-    try:
-        return SELECTORS[name]
-    except (KeyError, TypeError):
-        raise InputValueError(
-            f"unknown selector {name!r}; valid names: {', '.join(sorted(SELECTORS))}"
-        ) from None
+    return SELECTORS[check_choice(name, "selector name", sorted(SELECTORS))]

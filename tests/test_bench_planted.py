@@ -129,7 +129,7 @@ def test_pool_argument_errors(digits):
         make_planted_pool(x[:100], y[:100], x[1500:], n_clean=10, n_ood=5)
     with pytest.raises(ValueError, match="n_clean must be <="):
         make_planted_pool(x[:100], y[:100], x[1500:], n_clean=101, n_ood=0)
-    with pytest.raises(ValueError, match="uint8"):
+    with pytest.raises(TypeError, match="uint8"):
         make_planted_pool(x[:100] / 255.0, y[:100], x[1500:], n_ood=0)
     with pytest.raises(ValueError, match="same image size"):
         make_planted_pool(x[:100], y[:100], upscale(x[1500:1510], 16), n_ood=0, n_clean=10)

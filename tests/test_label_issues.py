@@ -202,7 +202,7 @@ def test_cross_val_probs_bad_inputs():
     est = LogisticRegression()
     with pytest.raises(ValueError, match="class 0, which has only 2"):
         cross_val_probs(est, x, y_small, folds=5)
-    with pytest.raises(ValueError, match="folds must be >= 2"):
+    with pytest.raises(ValueError, match="folds must be an int >= 2; got 1"):
         cross_val_probs(est, x, y, folds=1)
     with pytest.raises(ValueError, match="needs labels"):
         cross_val_probs(est, x)
@@ -235,7 +235,7 @@ def test_find_label_issues_bad_inputs(planted):
     signals, _ = planted
     with pytest.raises(ValueError, match="method must be one of .*confident_learning"):
         find_label_issues(signals, method="cleanlab")
-    with pytest.raises(TypeError, match="takes a dataperf Signals"):
+    with pytest.raises(TypeError, match="signals must be a dataperf Signals; got numpy"):
         find_label_issues(signals.probs)
     no_labels = Signals(probs=signals.probs, meta={"out_of_sample": True})
     with pytest.raises(ValueError, match="signals.labels is None"):
@@ -248,7 +248,9 @@ def test_find_label_issues_bad_inputs(planted):
         find_label_issues(signals, method="knn", k=len(signals))
     with pytest.raises(TypeError, match="k must be an int"):
         find_label_issues(signals, method="knn", k=2.5)
-    with pytest.raises(ValueError, match="num_issues must be in"):
+    with pytest.raises(
+        ValueError, match="num_issues must be an int between 0 and the number of items"
+    ):
         find_label_issues(signals, num_issues=-1)
     with pytest.raises(TypeError, match="num_issues must be an int"):
         find_label_issues(signals, num_issues=0.5)

@@ -16,10 +16,10 @@ PACKAGE = Path(__file__).resolve().parents[1] / "dataperf"
 MAX_LINES = 600
 # modules still over the cap, at most this long (shrink the number when you split one)
 OVER_THE_CAP = {
-    "bench/tasks.py": 1052,
-    "select.py": 670,
+    "bench/tasks.py": 1046,
+    "select.py": 651,
     "neighbors.py": 666,
-    "curate/label_issues.py": 653,
+    "curate/label_issues.py": 651,
 }
 
 

@@ -15,7 +15,7 @@ import pytest
 from _probe_helpers import assert_identical
 
 from dataperf import cli
-from dataperf.cli.propose import _is_signals_dir
+from dataperf.cli.propose import is_signals_dir
 from dataperf.signals import Signals
 
 TESTS = Path(__file__).resolve().parent
@@ -144,8 +144,8 @@ def test_signals_folders_of_both_versions_and_unfinished_runs_are_recognised(tmp
     running = tmp_path / "running"
     running.mkdir()
     (running / ".probe-run.json").write_text("{}")
-    assert all(_is_signals_dir(str(p)) for p in (v1, v2, running))
-    assert not _is_signals_dir(str(tmp_path / "nothing"))
+    assert all(is_signals_dir(str(p)) for p in (v1, v2, running))
+    assert not is_signals_dir(str(tmp_path / "nothing"))
     assert len(Signals.load(v1)) == 2
     with pytest.raises(FileNotFoundError, match="unfinished probe run: run the same probe again"):
         Signals.load(running)

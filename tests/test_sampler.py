@@ -278,7 +278,7 @@ def bad(pool, test, train):
         (dict(k=5, weights={"hard": -1}), {}, ValueError, "finite number >= 0"),
         (dict(k=5, diversity=-1), {}, ValueError, "diversity must be a finite number >= 0"),
         (dict(k=5, metric="manhattan"), {}, ValueError, "metric must be"),
-        (dict(k=5), dict(pool=pool.probs), TypeError, "pool must be dataperf.Signals"),
+        (dict(k=5), dict(pool=pool.probs), TypeError, "pool must be a dataperf Signals"),
         (dict(k=5), dict(test=two), ValueError, "test has K=2 classes but the pool has K=4"),
         (dict(k=5), dict(train=wide), ValueError, "train embeddings have D=9"),
         (dict(k=5), dict(test=no_emb), ValueError, "test has no embeddings"),

@@ -203,7 +203,7 @@ def test_bad_inputs() -> None:
         select_subset(signals, 0)
     with pytest.raises(TypeError, match="k must be an int"):
         select_subset(signals, 2.5)
-    with pytest.raises(ValueError, match="el2n, facility_location, kcenter, random"):
+    with pytest.raises(ValueError, match="'el2n', 'facility_location', 'kcenter', 'random'"):
         select_subset(signals, 5, method="craig")
     unlabelled = Signals(probs=signals.probs, embeddings=signals.embeddings)
     with pytest.raises(ValueError, match="labels"):

@@ -279,3 +279,172 @@ def test_an_output_under_a_file_says_the_path_is_not_a_folder(tmp_path):
     proposal = HardnessSampler(2).propose(_signals())
     with pytest.raises(InputError, match="not a folder"):
         proposal.to_jsonl(blocker / "p.jsonl")
+
+
+# --------------------------------------------------------------------------- one policy, everywhere
+# The same bad settings, given to every public entry point that takes one: a non-integer count
+# is a TypeError (never truncated, never a ValueError), a count out of range a ValueError; a NaN
+# or infinite float setting a ValueError, a bool where a number is meant a TypeError.
+
+
+def _counts():
+    """name -> call(value) for public entry points taking an integer count >= 1."""
+    from dataperf.bench.models import SmallCNN, SmallMLP
+    from dataperf.curate import find_weak_slices, select_subset
+    from dataperf.select import random as random_select
+
+    pool, x = _signals(), np.random.default_rng(0).normal(size=(40, 4))
+    xy = (x[:30], np.arange(30) % 3)
+    return {
+        "top_k": lambda v: top_k(np.arange(40.0), v),
+        "kcenter_greedy": lambda v: kcenter_greedy(x, v, device="cpu"),
+        "kmeans_pp": lambda v: kmeans_pp(x, v),
+        "select.random": lambda v: random_select(40, v),
+        "HardnessSampler": lambda v: HardnessSampler(k=v, device="cpu").propose(pool),
+        "select_subset": lambda v: select_subset(pool, v, method="random"),
+        "find_weak_slices": lambda v: find_weak_slices(pool, n_slices=v, min_size=2),
+        "data_values": lambda v: data_values(pool, xy, k=v, device="cpu"),
+        "cross_val_probs": lambda v: cross_val_probs(LogisticRegression(), x, pool.labels, folds=v),
+        "SmallCNN": lambda v: SmallCNN(width=v),
+        "SmallMLP": lambda v: SmallMLP(hidden=v),
+    }
+
+
+def _non_negative_counts():
+    """name -> call(value) for public entry points taking an integer count >= 0 (0 is valid)."""
+    from dataperf._wordnet import wordnet_sentences
+    from dataperf.bench.planted import make_planted_pool
+    from dataperf.curate import find_label_issues
+
+    imgs = np.zeros((6, 8, 8), np.uint8)
+    return {
+        "find_label_issues": lambda v: find_label_issues(_signals(), num_issues=v),
+        "wordnet_sentences": lambda v: wordnet_sentences(v),
+        "make_planted_pool": lambda v: make_planted_pool(imgs, np.arange(6) % 2, imgs, n_clean=v),
+    }
+
+
+def _floats():
+    """name -> call(value) for public entry points taking a finite float setting."""
+    from dataperf.bench.models import ImageArray, SmallCNN, SmallMLP, train_classifier
+    from dataperf.bench.tasks import debugging_task
+    from dataperf.curate import find_weak_slices
+
+    imgs, labels = np.zeros((4, 8, 8), np.uint8), np.arange(4) % 2
+    return {
+        "HardnessSampler(diversity)": lambda v: HardnessSampler(5, diversity=v),
+        "find_weak_slices(confidence)": lambda v: find_weak_slices(_signals(), confidence=v),
+        "SmallCNN(dropout)": lambda v: SmallCNN(dropout=v),
+        "SmallMLP(dropout)": lambda v: SmallMLP(dropout=v),
+        "ImageArray(scale)": lambda v: ImageArray(imgs, labels, scale=v),
+        "train_classifier(lr)": lambda v: train_classifier(
+            SmallMLP(2, image_size=8), imgs, labels, lr=v, device="cpu"
+        ),
+        "debugging_task(flip_rate)": lambda v: debugging_task(["loss"], flip_rate=v),
+    }
+
+
+_COUNTS, _NON_NEGATIVE, _FLOATS = (
+    sorted(_counts()),
+    sorted(_non_negative_counts()),
+    sorted(_floats()),
+)
+
+
+@pytest.mark.parametrize("value", [2.5, 3.0, "3", True, np.float64(3.0), None])
+@pytest.mark.parametrize("entry", _COUNTS + _NON_NEGATIVE)
+def test_a_non_integer_count_is_a_type_error(entry, value):
+    call = {**_counts(), **_non_negative_counts()}[entry]
+    if value is None and entry in ("find_label_issues", "wordnet_sentences"):
+        return  # None means "the method's own rule" / "all of them" there
+    with pytest.raises(InputTypeError, match="must be .*int"):
+        call(value)
+
+
+@pytest.mark.parametrize("value", [0, -1, -5])
+@pytest.mark.parametrize("entry", _COUNTS)
+def test_a_zero_or_negative_count_is_a_value_error(entry, value):
+    with pytest.raises(InputValueError):
+        _counts()[entry](value)
+
+
+@pytest.mark.parametrize("entry", _NON_NEGATIVE)
+def test_a_negative_count_is_a_value_error(entry):
+    with pytest.raises(InputValueError, match="non-negative int|between 0 and"):
+        _non_negative_counts()[entry](-1)
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf")])
+@pytest.mark.parametrize("entry", _FLOATS)
+def test_nan_or_infinite_float_settings_are_value_errors(entry, value):
+    with pytest.raises(InputValueError, match="finite number"):
+        _floats()[entry](value)
+
+
+@pytest.mark.parametrize("value", [True, False, np.bool_(True), "0.5"])
+@pytest.mark.parametrize("entry", _FLOATS)
+def test_a_bool_or_str_float_setting_is_a_type_error(entry, value):
+    with pytest.raises(InputTypeError, match="must be a finite number"):
+        _floats()[entry](value)
+
+
+def _choices():
+    from dataperf.bench.proposal import planted_scenario
+    from dataperf.bench.tasks import get_task, selection_task
+    from dataperf.curate import find_label_issues, find_weak_slices, select_subset
+    from dataperf.scores import get_score
+    from dataperf.select import get_selector
+
+    pool = _signals()
+    return {
+        "get_score": get_score,
+        "get_selector": get_selector,
+        "get_task": get_task,
+        "select_subset": lambda v: select_subset(pool, 5, method=v),
+        "find_label_issues": lambda v: find_label_issues(pool, method=v),
+        "data_values": lambda v: data_values(pool, pool, method=v),
+        "find_weak_slices": lambda v: find_weak_slices(pool, metric=v),
+        "selection_task": lambda v: selection_task(["random"], dataset=v),
+        "planted_scenario": lambda v: planted_scenario("digits", model=v),
+    }
+
+
+@pytest.mark.parametrize("entry", sorted(_choices()))
+def test_names_by_choice_type_error_for_a_non_str_value_error_for_unknown(entry):
+    call = _choices()[entry]
+    for value in (3, None, ["random"]):
+        with pytest.raises(InputTypeError, match=r"must be one of \[.*\] \(a str\)"):
+            call(value)
+    with pytest.raises(InputValueError, match=r"must be one of \[.*\]; got 'nope'"):
+        call("nope")
+
+
+def test_positions_type_error_for_a_non_integer_index_error_outside():
+    from dataperf.curate import find_label_issues
+
+    issues = find_label_issues(_signals(meta={"out_of_sample": True}), num_issues=3)
+    proposal = HardnessSampler(3, device="cpu").propose(_signals())
+    for explain in (issues.explain, proposal.explain):
+        for bad in (1.0, "1", True):
+            with pytest.raises(InputTypeError, match="must be an int"):
+                explain(bad)
+        with pytest.raises(IndexError, match=r"in \[0, \d+\)"):
+            explain(40)
+
+    assert issues.explain(-1) == issues.explain(39) and proposal.explain(-1) == proposal.explain(2)
+
+
+def test_array_dtypes_are_type_errors_shapes_value_errors():
+    from dataperf.bench.planted import make_planted_pool, precision_at_k, upscale
+
+    imgs = np.zeros((6, 8, 8), np.uint8)
+    with pytest.raises(InputTypeError, match="uint8"):
+        make_planted_pool(imgs / 255.0, np.arange(6) % 2, imgs)
+    with pytest.raises(InputValueError, match="uint8 array of shape"):
+        make_planted_pool(imgs[0], np.arange(8) % 2, imgs)
+    with pytest.raises(InputTypeError, match="bool array"):
+        precision_at_k([0, 1], np.ones(4))
+    with pytest.raises(InputTypeError, match="int array"):
+        precision_at_k([0.0, 1.0], np.ones(4, bool))
+    with pytest.raises(InputTypeError, match="real"):
+        upscale(np.array([["a"]]), 4)

@@ -230,5 +230,7 @@ def test_wordnet_sentences_bounds():
 def test_wordnet_sentences_bad_arguments():
     with pytest.raises(ValueError, match="min_words must be <= max_words; got min_words=9"):
         _wordnet.wordnet_sentences(5, min_words=9, max_words=3)
-    with pytest.raises(ValueError, match="n must be a non-negative int or None; got -1"):
+    with pytest.raises(
+        ValueError, match=r"n must be a non-negative int \(>= 0\) or None \(all of them\); got -1"
+    ):
         _wordnet.wordnet_sentences(-1)

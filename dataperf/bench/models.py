@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numbers
 from typing import Any
 
 import numpy as np
@@ -11,7 +10,14 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from dataperf._errors import InputTypeError, InputValueError
-from dataperf._validate import check_labels, describe
+from dataperf._validate import (
+    check_batch_size,
+    check_float,
+    check_int,
+    check_labels,
+    describe,
+    resolve_device,
+)
 
 __all__ = ["ImageArray", "SmallCNN", "SmallMLP", "train_classifier"]
 
@@ -50,10 +56,8 @@ class SmallCNN(nn.Module):
             ("image_size", image_size),
             ("width", width),
         ]:
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-                raise InputValueError(f"{name} must be a positive int; got {value!r}.")
-        if not 0.0 <= float(dropout) < 1.0:
-            raise InputValueError(f"dropout must be in [0, 1); got {dropout!r}.")
+            check_int(value, name, low=1)
+        check_float(dropout, "dropout", low=0.0, high=1.0, high_open=True)
         size = int(image_size)
         layers: list[nn.Module] = []
         channels = int(in_channels)
@@ -101,6 +105,14 @@ class SmallMLP(nn.Module):
         dropout: float = 0.3,
     ) -> None:
         super().__init__()
+        for name, value in [
+            ("num_classes", num_classes),
+            ("in_channels", in_channels),
+            ("image_size", image_size),
+            ("hidden", hidden),
+        ]:
+            check_int(value, name, low=1)
+        check_float(dropout, "dropout", low=0.0, high=1.0, high_open=True)
         self.features = nn.Sequential(
             nn.Flatten(),
             nn.Linear(int(in_channels) * int(image_size) ** 2, int(hidden)),
@@ -151,8 +163,7 @@ class ImageArray(Dataset):
                     "scale=1 for images already in [0, 1]."
                 )
             scale = 255.0
-        if not float(scale) > 0:
-            raise InputValueError(f"scale must be > 0; got {scale!r}.")
+        scale = check_float(scale, "scale", low=0.0, low_open=True)
         if labels is not None:
             labels = check_labels(labels, len(arr), None)
         self.images = arr
@@ -221,12 +232,11 @@ def train_classifier(
     data = ImageArray(images, labels, scale=scale)
     if data.labels is None:
         raise InputValueError("labels are required to train; got None.")
-    for name, value in [("epochs", epochs), ("batch_size", batch_size)]:
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-            raise InputValueError(f"{name} must be a positive int; got {value!r}.")
-    device = torch.device(
-        device if device is not None else ("cuda" if torch.cuda.is_available() else "cpu")
-    )
+    epochs = check_int(epochs, "epochs", low=1)
+    batch_size = check_batch_size(batch_size, allow_none=False)
+    lr = check_float(lr, "lr", low=0.0, low_open=True)
+    seed = check_int(seed, "seed", low=0)
+    device = resolve_device(device)
     x_all = _as_tensor_batch(data.images, data.scale)
     y_all = torch.from_numpy(data.labels)
     n = len(y_all)

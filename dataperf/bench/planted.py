@@ -72,22 +72,19 @@ class PlantedPool:
 
 
 def _check_images(x: Any, name: str, hw: tuple[int, int] | None = None) -> np.ndarray:
+    what = f"{name} must be a non-empty uint8 array of shape (N, H, W) with values 0-255; got "
+    fix = "Fix: convert with np.clip(x, 0, 255).astype(np.uint8) (grayscale)."
     arr = np.asarray(x) if x is not None else None
-    if arr is None or arr.dtype != np.uint8 or arr.ndim != 3 or len(arr) == 0:
-        raise InputValueError(
-            f"{name} must be a non-empty uint8 array of shape (N, H, W) with values 0-255; got "
-            f"{describe(x)}. Fix: convert with np.clip(x, 0, 255).astype(np.uint8) (grayscale)."
-        )
+    if arr is None or arr.dtype != np.uint8:
+        raise InputTypeError(f"{what}{describe(x)}. {fix}")
+    if arr.ndim != 3 or len(arr) == 0:
+        raise InputValueError(f"{what}{describe(x)}. {fix}")
     if hw is not None and arr.shape[1:] != hw:
         raise InputValueError(
             f"{name} must have the same image size as images, {hw}; got {arr.shape[1:]}. Fix: "
             "resize them first, e.g. dataperf.bench.upscale(x, size)."
         )
     return arr
-
-
-def _check_count(value: Any, name: str) -> int:
-    return check_int(value, name, low=0)
 
 
 # ----------------------------------------------------------------------------------- helpers
@@ -113,7 +110,8 @@ def upscale(images: Any, size: int) -> np.ndarray:
 
     arr = np.asarray(images)
     if arr.ndim != 3 or arr.dtype.kind not in "uif":
-        raise InputValueError(f"images must be a real (N, h, w) array; got {describe(images)}.")
+        error = InputTypeError if arr.dtype.kind not in "uif" else InputValueError
+        raise error(f"images must be a real (N, h, w) array; got {describe(images)}.")
     size = check_int(size, "size", low=1)
     if arr.dtype != np.uint8:
         top = float(arr.max()) if arr.size else 0.0
@@ -222,14 +220,14 @@ def make_planted_pool(
     if test_labels is not None:
         test_lab = check_labels(test_labels, len(test), None, "test_labels")
     counts = {
-        "clean": _check_count(n_clean, "n_clean"),
-        "blend": _check_count(n_blend, "n_blend"),
-        "noise": _check_count(n_noise, "n_noise"),
-        "ood": _check_count(n_ood, "n_ood"),
-        "copy": _check_count(n_copy, "n_copy"),
-        "mosaic": _check_count(n_mosaic, "n_mosaic"),
-        "blur": _check_count(n_blur, "n_blur"),
-        "crop": _check_count(n_crop, "n_crop"),
+        "clean": check_int(n_clean, "n_clean", low=0),
+        "blend": check_int(n_blend, "n_blend", low=0),
+        "noise": check_int(n_noise, "n_noise", low=0),
+        "ood": check_int(n_ood, "n_ood", low=0),
+        "copy": check_int(n_copy, "n_copy", low=0),
+        "mosaic": check_int(n_mosaic, "n_mosaic", low=0),
+        "blur": check_int(n_blur, "n_blur", low=0),
+        "crop": check_int(n_crop, "n_crop", low=0),
     }
     if counts["clean"] > len(imgs):
         raise InputValueError(
@@ -369,7 +367,7 @@ def useful_mask(pool: PlantedPool, predictions: Any) -> np.ndarray:
         raise InputTypeError(f"pool must be a PlantedPool; got {describe(pool)}.")
     pred = np.asarray(predictions)
     if pred.shape != (len(pool),) or pred.dtype.kind not in "iu":
-        raise InputValueError(
+        raise (InputTypeError if pred.dtype.kind not in "iu" else InputValueError)(
             f"predictions must be an int array of shape ({len(pool)},) (one class per pool "
             f"item); got {describe(predictions)}. Fix: pass probs.argmax(1)."
         )
@@ -393,10 +391,11 @@ def precision_at_k(indices: Any, useful: Any) -> float:
     """
     mask = np.asarray(useful)
     if mask.ndim != 1 or mask.dtype != bool:
-        raise InputValueError(f"useful must be a (N,) bool array; got {describe(useful)}.")
+        error = InputTypeError if mask.dtype != bool else InputValueError
+        raise error(f"useful must be a (N,) bool array; got {describe(useful)}.")
     idx = np.asarray(indices)
     if idx.ndim != 1 or idx.size == 0 or idx.dtype.kind not in "iu":
-        raise InputValueError(
+        raise (InputTypeError if idx.dtype.kind not in "iu" else InputValueError)(
             f"indices must be a non-empty (k,) int array of pool positions; got "
             f"{describe(indices)}."
         )

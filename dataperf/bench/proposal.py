@@ -16,7 +16,7 @@ import numpy as np
 from torch import nn
 
 from dataperf._errors import InputTypeError, InputValueError, MissingResourceError
-from dataperf._validate import check_indices, describe
+from dataperf._validate import check_choice, check_indices, describe
 from dataperf.bench.models import ImageArray, SmallCNN, SmallMLP, train_classifier
 from dataperf.bench.planted import PlantedPool, make_planted_pool, precision_at_k, upscale
 from dataperf.bench.planted import useful_mask as _useful_mask
@@ -69,7 +69,7 @@ def evaluate(
         )
     mask = np.asarray(useful)
     if mask.shape != (len(pool_signals),) or mask.dtype != bool:
-        raise InputValueError(
+        raise (InputTypeError if mask.dtype != bool else InputValueError)(
             f"useful must be a bool array of shape ({len(pool_signals)},) (one per pool item); "
             f"got {describe(useful)}."
         )
@@ -262,10 +262,8 @@ def planted_scenario(
     Scenario
         The pool Signals carry no labels; ``useful`` marks clean misclassified pool items.
     """
-    if dataset not in _DEFAULTS:
-        raise InputValueError(f"dataset must be one of {sorted(_DEFAULTS)}; got {dataset!r}.")
-    if model not in ("cnn", "mlp"):
-        raise InputValueError(f"model must be 'cnn' or 'mlp'; got {model!r}.")
+    check_choice(dataset, "dataset", sorted(_DEFAULTS))
+    check_choice(model, "model", ("cnn", "mlp"))
     given = dict(
         n_train=n_train, n_test=n_test, epochs=epochs, n_clean=n_clean, n_blend=n_blend,
         n_noise=n_noise, n_ood=n_ood, n_copy=n_copy,

@@ -56,7 +56,7 @@ import numpy as np
 
 from dataperf._errors import InputTypeError, InputValueError
 from dataperf._files import atomic_file, atomic_write_text, check_output_file
-from dataperf._validate import check_float, check_indices, check_int, describe
+from dataperf._validate import check_choice, check_float, check_indices, check_int, describe
 from dataperf.bench.names import DATASETS, PROPOSAL_METHOD_NAMES
 from dataperf.signals import Signals
 
@@ -146,8 +146,7 @@ class TaskResult:
     def values(self, method: str, metric: str, x: Any = None) -> np.ndarray:
         """``(S,)`` float array: the value of ``metric`` at ``x`` for ``method``, per seed."""
         self._check_metric(metric)
-        if method not in self.methods:
-            raise InputValueError(f"method must be one of {self.methods}; got {method!r}.")
+        check_choice(method, "method", self.methods)
         return np.array(
             [
                 row["value"]
@@ -163,8 +162,7 @@ class TaskResult:
         return float(v.mean()) if v.size else math.nan
 
     def _check_metric(self, metric: str) -> None:
-        if metric not in self.metrics:
-            raise InputValueError(f"metric must be one of {list(self.metrics)}; got {metric!r}.")
+        check_choice(metric, "metric", self.metrics)
 
     def _label(self, x: Any) -> str:
         if x is None:
@@ -350,13 +348,13 @@ class TaskData:
 
 
 def _check_dataset(dataset: Any) -> str:
-    if dataset not in DATASETS:
-        raise InputValueError(
-            f"dataset must be one of {list(DATASETS)}; got {dataset!r}. Fix: pass "
-            "dataset='digits' (always available) or 'fashion-mnist' (Debian package "
-            "dataset-fashion-mnist)."
-        )
-    return str(dataset)
+    return check_choice(
+        dataset,
+        "dataset",
+        DATASETS,
+        fix="Fix: pass dataset='digits' (always available) or 'fashion-mnist' (Debian package "
+        "dataset-fashion-mnist).",
+    )
 
 
 _CACHE: dict[str, TaskData] = {}
@@ -524,8 +522,8 @@ def _check_seeds(seeds: Any) -> list[int]:
         seeds = [seeds]
     if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Iterable):
         raise InputTypeError(f"seeds must be a sequence of ints; got {describe(seeds)}.")
-    out = [check_int(s, "each of seeds") for s in seeds]
-    if not out or any(s < 0 for s in out) or len(set(out)) != len(out):
+    out = [check_int(s, "each of seeds", low=0) for s in seeds]
+    if not out or len(set(out)) != len(out):
         raise InputValueError(f"seeds must be distinct ints >= 0, at least one; got {seeds!r}.")
     return out
 
@@ -552,11 +550,11 @@ def _knn_shapley(data: TaskData, budget: int, seed: int) -> np.ndarray:
 
 def _knn_shapley_per_class(data: TaskData, budget: int, seed: int) -> np.ndarray:
     """The highest-valued pool items of each class, in proportion to the class sizes."""
-    from dataperf.curate.subsets import _class_quotas
+    from dataperf.curate.subsets import class_quotas
 
     values = _data_values(data)
     labels = np.asarray(data.y_pool)
-    quotas = _class_quotas(np.bincount(labels), budget)
+    quotas = class_quotas(np.bincount(labels), budget)
     picked = [
         members[np.argsort(-values[members], kind="stable")[:quota]]
         for c, quota in enumerate(quotas)
@@ -635,16 +633,14 @@ def selection_task(
     data = load_task_data(dataset)
     n = len(data.y_pool)
     budgets_ = _DEFAULT_BUDGETS[dataset] if budgets is None else budgets
-    try:
-        budget_list = [int(b) for b in budgets_]
-    except (TypeError, ValueError):
-        raise InputTypeError(
-            f"budgets must be a sequence of ints; got {describe(budgets)}."
-        ) from None
-    if not budget_list or any(b < 1 or b > n for b in budget_list):
-        raise InputValueError(
-            f"budgets must be ints in [1, {n}] (the pool size of {dataset!r}); got {budgets!r}."
-        )
+    if isinstance(budgets_, (str, bytes)) or not isinstance(budgets_, Iterable):
+        raise InputTypeError(f"budgets must be a sequence of ints; got {describe(budgets)}.")
+    high_name = f"the pool size of {dataset!r}"
+    budget_list = [
+        check_int(b, "each of budgets", low=1, high=n, high_name=high_name) for b in budgets_
+    ]
+    if not budget_list:
+        raise InputValueError(f"budgets must hold at least one budget; got {budgets!r}.")
     budget_list = sorted(set(budget_list))
     full_acc, full_f1 = _fit_score(data.x_pool, data.y_pool, data.x_test, data.y_test, 10)
     rows: list[dict[str, Any]] = []
@@ -816,11 +812,11 @@ def debugging_task(
     flip_rate = check_float(flip_rate, "flip_rate", low=0.0, high=0.5, low_open=True)
     if isinstance(fractions, (str, bytes)) or not isinstance(fractions, Iterable):
         raise InputTypeError(f"fractions must be a sequence of floats; got {describe(fractions)}.")
-    fracs = sorted({check_float(f, "each of fractions") for f in fractions})
-    if not fracs or any(not 0 < f <= 1 for f in fracs):
-        raise InputValueError(
-            f"fractions must be numbers in (0, 1], at least one; got {fractions!r}."
-        )
+    fracs = sorted(
+        {check_float(f, "each of fractions", low=0.0, low_open=True, high=1.0) for f in fractions}
+    )
+    if not fracs:
+        raise InputValueError(f"fractions must hold at least one number; got {fractions!r}.")
     resolved = _resolve_methods(
         methods, DEBUGGING_METHODS, "debugging", "f(signals: Signals) -> (N,) ranking"
     )
@@ -1037,9 +1033,7 @@ TASKS: dict[str, Callable[..., TaskResult]] = {
 
 def get_task(name: str) -> Callable[..., TaskResult]:
     """The task function called ``name``; ValueError listing the valid names otherwise."""
-    if name not in TASKS:
-        raise InputValueError(f"unknown task {name!r}; valid names: {list(TASKS)}.")
-    return TASKS[name]
+    return TASKS[check_choice(name, "task name", TASKS)]
 
 
 def builtin_methods(task: str) -> list[str]:

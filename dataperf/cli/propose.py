@@ -160,7 +160,7 @@ def add_propose_arguments(parser: argparse.ArgumentParser, *, model_required: bo
     parser.set_defaults(run=run)
 
 
-def _is_signals_dir(source: str) -> bool:
+def is_signals_dir(source: str) -> bool:
     """Whether ``source`` is a Signals folder: format version 1 (meta.json + signals.npz) or
     2 (meta.json + .npy files), or a folder that ``dataperf probe --out`` has not finished yet
     (loading it then says how to finish it)."""
@@ -174,7 +174,7 @@ def _resolve_sources(args: argparse.Namespace) -> tuple[dict[str, Any], Any]:
     from dataperf.signals import Signals
 
     sources = {n: getattr(args, n) for n in ("pool", "test", "train") if getattr(args, n)}
-    data_sources = [n for n, src in sources.items() if not _is_signals_dir(src)]
+    data_sources = [n for n, src in sources.items() if not is_signals_dir(src)]
     if data_sources and args.model is None:
         named = ", ".join(f"--{n} {sources[n]}" for n in data_sources)
         raise InputValueError(

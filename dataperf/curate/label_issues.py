@@ -32,10 +32,13 @@ import numpy as np
 
 from dataperf._errors import InputTypeError, InputValueError
 from dataperf._validate import (
+    check_choice,
     check_count,
     check_embeddings,
     check_int,
     check_labels,
+    check_position,
+    check_signals,
     describe,
     resolve_device,
 )
@@ -92,12 +95,7 @@ class LabelIssues:
 
     def explain(self, i: int) -> str:
         """One line saying whether item at position ``i`` is flagged and why."""
-        n = len(self.scores)
-        if isinstance(i, bool) or not isinstance(i, (int, np.integer)):
-            raise InputTypeError(f"i must be an int position; got {describe(i)}.")
-        if not -n <= int(i) < n:
-            raise IndexError(f"i must be a position in [0, {n}); got {i}.")
-        i = int(i) % n
+        i = check_position(i, len(self.scores), "i")
         head = (
             f"item {i} (id {self.ids[i]}): labelled {self._name(int(self.labels[i]))}, "
             f"suggested {self._name(int(self.suggested[i]))}, score {self.scores[i]:.3f}"
@@ -220,7 +218,7 @@ def cross_val_probs(
         )
     if not callable(getattr(estimator, "fit", None)):
         raise InputTypeError(f"estimator must have a fit method; got {describe(estimator)}.")
-    folds = check_int(folds, "folds")
+    folds = check_int(folds, "folds", low=2)
     counts = np.bincount(y, minlength=k)
     present = np.flatnonzero(counts)
     if len(present) < 2:
@@ -230,8 +228,6 @@ def cross_val_probs(
             "be trained. Fix: pass labelled items of two or more classes."
         )
     smallest = int(present[np.argmin(counts[present])])
-    if folds < 2:
-        raise InputValueError(f"folds must be >= 2; got {folds}. Fix: use folds=5.")
     if folds > counts[smallest]:
         raise InputValueError(
             f"folds={folds} exceeds the size of class {smallest}, which has only "
@@ -588,13 +584,12 @@ def find_label_issues(
     >>> for row in issues.to_records()[:10]:
     ...     print(row["index"], row["label"], "->", row["suggested"], row["reasons"])
     """
-    if not isinstance(signals, Signals):
-        raise InputTypeError(
-            f"find_label_issues takes a dataperf Signals; got {describe(signals)}. Fix: "
-            "Signals(probs=probs, labels=labels, embeddings=..., meta={'out_of_sample': True})."
-        )
-    if not isinstance(method, str) or method not in METHODS:
-        raise InputValueError(f"method must be one of {sorted(METHODS)}; got {method!r}.")
+    check_signals(
+        signals,
+        fix="Fix: Signals(probs=probs, labels=labels, embeddings=..., "
+        "meta={'out_of_sample': True}).",
+    )
+    check_choice(method, "method", sorted(METHODS))
     if signals.labels is None:
         raise InputValueError(
             "find_label_issues needs the given labels, but signals.labels is None. Fix: build "
@@ -603,12 +598,15 @@ def find_label_issues(
     n = len(signals)
     if n < 2:
         raise InputValueError(f"find_label_issues needs at least 2 items; got {n}.")
-    if num_issues is not None:
-        if isinstance(num_issues, bool) or not isinstance(num_issues, (int, np.integer)):
-            raise InputTypeError(f"num_issues must be an int or None; got {describe(num_issues)}.")
-        if not 0 <= int(num_issues) <= n:
-            raise InputValueError(f"num_issues must be in [0, {n}]; got {num_issues}.")
-        num_issues = int(num_issues)
+    num_issues = check_int(
+        num_issues,
+        "num_issues",
+        low=0,
+        high=n,
+        allow_none=True,
+        high_name="the number of items",
+        none_means="the method's own rule",
+    )
     if method in ("knn", "ensemble") and (signals.embeddings is not None or method == "knn"):
         check_count(k, n - 1, "k", what="other items (N - 1)")
     if signals.meta.get("out_of_sample") is not True:

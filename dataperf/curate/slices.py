@@ -28,7 +28,15 @@ from typing import Any
 import numpy as np
 
 from dataperf._errors import InputTypeError, InputValueError
-from dataperf._validate import check_embeddings, check_float, check_int, describe, row_norms
+from dataperf._validate import (
+    check_choice,
+    check_embeddings,
+    check_float,
+    check_int,
+    check_signals,
+    describe,
+    row_norms,
+)
 from dataperf.scores import loss as _loss
 from dataperf.signals import Signals
 
@@ -262,18 +270,13 @@ def find_weak_slices(
     ValueError
         No labels, unknown metric or column, ``min_size > N``, no embeddings and no columns.
     """
-    if not isinstance(signals, Signals):
-        raise InputTypeError(
-            f"signals must be a dataperf Signals; got {describe(signals)}. "
-            "Build one with Signals(probs=..., embeddings=..., labels=...)."
-        )
+    check_signals(signals)
     if signals.labels is None:
         raise InputValueError(
             "find_weak_slices needs labels to measure where the model is wrong; got "
             "signals.labels=None. Pass Signals(..., labels=y)."
         )
-    if metric not in METRICS:
-        raise InputValueError(f"metric must be one of {METRICS}; got {metric!r}.")
+    check_choice(metric, "metric", METRICS)
     n = len(signals)
     n_slices = check_int(n_slices, "n_slices", low=1)
     min_size = check_int(min_size, "min_size", low=1)
@@ -284,9 +287,9 @@ def find_weak_slices(
         )
     if n_clusters is not None:
         n_clusters = check_int(n_clusters, "n_clusters", low=2, high=n)
-    confidence = check_float(confidence, "confidence", low=0.0, high=1.0, low_open=True)
-    if confidence >= 1.0:
-        raise InputValueError(f"confidence must be in (0, 1), e.g. 0.95; got {confidence}.")
+    confidence = check_float(
+        confidence, "confidence", low=0.0, high=1.0, low_open=True, high_open=True
+    )
     names = _check_columns(signals, columns)
     if signals.embeddings is None and not names:
         raise InputValueError(

@@ -30,8 +30,15 @@ from typing import Any
 
 import numpy as np
 
-from dataperf._errors import InputTypeError, InputValueError
-from dataperf._validate import check_bool, check_embeddings, check_int, describe, resolve_device
+from dataperf._errors import InputValueError
+from dataperf._validate import (
+    check_bool,
+    check_choice,
+    check_embeddings,
+    check_int,
+    check_signals,
+    resolve_device,
+)
 from dataperf.neighbors import check_search, nearest_neighbors
 from dataperf.select import kcenter_greedy, lazy_greedy
 from dataperf.signals import Signals
@@ -200,7 +207,7 @@ METHODS: dict[str, Callable[..., np.ndarray]] = {
 _NEEDS_LABELS = ("el2n",)
 
 
-def _class_quotas(counts: np.ndarray, k: int) -> np.ndarray:
+def class_quotas(counts: np.ndarray, k: int) -> np.ndarray:
     """Split ``k`` in proportion to ``counts`` (largest remainder), each class >= 1 if k allows."""
     total = counts.sum()
     exact = k * counts / total
@@ -264,17 +271,10 @@ def select_subset(
         Distinct positions in selection order (with ``per_class``: class by class, classes
         ascending).
     """
-    if not isinstance(signals, Signals):
-        raise InputTypeError(
-            f"signals must be a dataperf Signals; got {describe(signals)}. "
-            "Build one with Signals(probs=..., embeddings=..., labels=...)."
-        )
+    check_signals(signals)
     n = len(signals)
     k = check_int(k, "k", low=1, high=n, high_name="the number of items")
-    if not isinstance(method, str) or method not in METHODS:
-        raise InputValueError(
-            f"unknown method {method!r}; valid names: {', '.join(sorted(METHODS))}."
-        )
+    check_choice(method, "method", sorted(METHODS))
     check_int(neighbors, "neighbors", low=1)
     check_int(seed, "seed", low=0)
     per_class = check_bool(per_class, "per_class")
@@ -295,7 +295,7 @@ def select_subset(
         return fn(signals, np.arange(n, dtype=np.int64), k, opt)
     labels = signals.labels
     counts = np.bincount(labels, minlength=signals.num_classes)
-    quota = _class_quotas(counts, k)
+    quota = class_quotas(counts, k)
     parts = []
     for c in np.flatnonzero(quota):
         rows = np.flatnonzero(labels == c).astype(np.int64)

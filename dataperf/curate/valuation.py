@@ -49,6 +49,7 @@ import numpy as np
 from dataperf._errors import InputTypeError, InputValueError
 from dataperf._validate import (
     check_batch_size,
+    check_choice,
     check_count,
     check_embeddings,
     check_labels,
@@ -90,10 +91,6 @@ def _as_xy(data: Any, name: str) -> tuple[np.ndarray, np.ndarray]:
         f"{name} must be a dataperf Signals (with embeddings and labels) or an (X, y) tuple of "
         f"an (N, D) float array and (N,) int labels; got {describe(data)}."
     )
-
-
-def _check_batch(value: Any) -> int | None:
-    return check_batch_size(value, "batch_size")
 
 
 def knn_shapley(
@@ -282,10 +279,7 @@ def data_values(
     >>> values = data_values(candidates, validation, k=10)
     >>> keep = candidates[np.argsort(-values)[:1000]]  # the 1,000 most helpful candidates
     """
-    if method not in METHODS:
-        raise InputValueError(
-            f"method must be one of {sorted(METHODS)}; got {method!r}. Pass one of those names."
-        )
+    check_choice(method, "method", sorted(METHODS))
     x_train, y_train = _as_xy(train, "train")
     x_valid, y_valid = _as_xy(valid, "valid")
     from dataperf.signals import Signals
@@ -301,7 +295,7 @@ def data_values(
         k = check_count(k, len(x_train), "k", what="training points")
     else:
         k = check_count(k, len(x_valid), "k", what="validation points")
-    bs = _check_batch(batch_size)
+    bs = check_batch_size(batch_size)
     opts = {"batch_size": bs, "device": device, "progress": progress}
     if method == "loss_proxy":
         opts["search"] = check_search(search)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import json
-import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +19,7 @@ import numpy as np
 
 from dataperf._errors import InputValueError
 from dataperf._files import atomic_file, atomic_write_text, check_output_file
-from dataperf._validate import check_count
+from dataperf._validate import check_count, check_position
 
 __all__ = ["Proposal"]
 
@@ -64,10 +63,7 @@ class Proposal:
         return f"'{self.class_names[c]}'" if self.class_names else f"class {c}"
 
     def _rank(self, rank: Any) -> int:
-        n = len(self)
-        if isinstance(rank, bool) or not isinstance(rank, numbers.Integral) or not -n <= rank < n:
-            raise IndexError(f"rank must be an int in [0, {n}); got {rank!r}.")
-        return int(rank) % n
+        return check_position(rank, len(self), "rank")
 
     def explain(self, rank: int) -> str:
         """One plain sentence: why the ``rank``-th proposal (0 = first) was chosen."""

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from dataperf._errors import InputTypeError, InputValueError
+from dataperf._errors import InputValueError
 from dataperf._validate import (
     check_choice,
     check_count,
@@ -24,6 +24,7 @@ from dataperf._validate import (
     check_float,
     check_int,
     check_same_classes,
+    check_signals,
     check_weights,
     describe,
     resolve_device,
@@ -81,11 +82,9 @@ def diverse_greedy(
 
 
 def _check_signals(s: Any, name: str, *, pool_dims: tuple[int, int, int] | None) -> Signals:
-    if not isinstance(s, Signals):
-        raise InputTypeError(
-            f"{name} must be dataperf.Signals (from dataperf.probe or Signals(probs=..., "
-            f"embeddings=...)); got {describe(s)}."
-        )
+    check_signals(
+        s, name, fix="Get one from dataperf.probe, or build Signals(probs=..., embeddings=...)."
+    )
     if len(s) == 0:
         raise InputValueError(f"{name} is empty (0 items); pass at least one item.")
     if s.embeddings is None:
