@@ -5,8 +5,9 @@ Public names are loaded on first use, so ``import dataperf`` is fast and has no 
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from dataperf._lazy import lazy_names
 
 __version__ = "0.1.0"
 
@@ -80,15 +81,4 @@ if TYPE_CHECKING:  # pragma: no cover
     from dataperf.signals import Signals, check_output_dir  # noqa: F401
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'dataperf' has no attribute {name!r}")
-    mod = importlib.import_module(module)
-    value = mod if module == f"dataperf.{name}" else getattr(mod, name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(list(globals()) + __all__)
+__getattr__, __dir__ = lazy_names(__name__, _EXPORTS, globals())

@@ -15,8 +15,9 @@ Public names are loaded on first use, so a light submodule (:mod:`dataperf.bench
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from dataperf._lazy import lazy_names
 
 _EXPORTS = {
     "ImageArray": "dataperf.bench.models",
@@ -81,16 +82,4 @@ if TYPE_CHECKING:  # pragma: no cover
     from dataperf.propose.baselines import BASELINES, Method, badge_embeddings  # noqa: F401
 
 
-def __getattr__(name: str) -> Any:
-    if name in _SUBMODULES:
-        return importlib.import_module(f"dataperf.bench.{name}")
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'dataperf.bench' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(list(globals()) + __all__)
+__getattr__, __dir__ = lazy_names(__name__, _EXPORTS, globals(), _SUBMODULES)
