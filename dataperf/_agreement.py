@@ -108,7 +108,7 @@ _EXPECTED = (
 )
 
 
-def describe(agreement: Agreement, classes: Sequence[str] | None = None) -> str:
+def agreement_message(agreement: Agreement, classes: Sequence[str] | None = None) -> str:
     """One sentence: the accuracy, and what is wrong if the labels look wrong.
 
     ``classes`` are the names of the *labels* (e.g. the class folders); the model's outputs
@@ -170,7 +170,7 @@ def check_label_agreement(
     agreement = label_agreement(probs, labels)
     if agreement.problem() is None:
         return agreement
-    message = f"labels of {what}: {describe(agreement, classes)}"
+    message = f"labels of {what}: {agreement_message(agreement, classes)}"
     if mode == "error":
         raise InputValueError(message)
     warnings.warn(message, LabelMismatchWarning, stacklevel=stacklevel + 1)

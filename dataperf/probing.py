@@ -276,8 +276,7 @@ def run_probe(
             f"mc_samples={o.mc_samples} needs dropout layers (MC dropout), but "
             f"{type(model).__name__} has none. Fix: use mc_samples=0, or a model with nn.Dropout."
         )
-    job = _Pass(model, layer, device, o, plan)
-    job.classes = (meta or {}).get("classes")
+    job = _Pass(model, layer, device, o, plan, classes=(meta or {}).get("classes"))
     provenance = {"model": type(model).__name__, "mc_samples": o.mc_samples, **(meta or {})}
     if plan.dropped:
         provenance["not_probed_drop_last"] = plan.dropped
@@ -359,9 +358,17 @@ def _device(device: Any) -> torch.device:
 class _Pass:
     """Runs chosen global batches through the model and hands each batch's arrays to a sink."""
 
-    def __init__(self, model: nn.Module, layer: str | None, device: Any, o: _Options, plan: Any):
+    def __init__(
+        self,
+        model: nn.Module,
+        layer: str | None,
+        device: Any,
+        o: _Options,
+        plan: Any,
+        classes: Sequence[str] | None = None,
+    ) -> None:
         self.model, self.layer, self.device, self.o, self.plan = model, layer, device, o, plan
-        self.classes: Sequence[str] | None = None  # class names given by the caller
+        self.classes = classes  # class names given by the caller: one per model output
 
     def run(self, todo: Sequence[int], sink: Any, position: int = 0) -> int:
         """Probe the batches ``todo`` into ``sink``; return the number of batches seen (the
