@@ -132,6 +132,41 @@ def test_debugging_user_callable_matches_builtin_and_is_deterministic(debugging)
         )
 
 
+def test_optional_keywords_reach_the_methods_that_name_them():
+    seen = []
+
+    def by_seed(signals, seed):
+        seen.append(seed)
+        return np.random.default_rng([seed, 7]).permutation(len(signals))
+
+    def by_kwargs(signals, **kwargs):
+        seen.append(sorted(kwargs))
+        return np.arange(len(signals))
+
+    result = debugging_task(["random", by_seed, by_kwargs], seeds=(3, 4), fractions=(0.1,))
+    assert seen == [3, ["seed"], 4, ["seed"]]
+    # the built-in "random" is this same seeded order
+    np.testing.assert_array_equal(
+        result.values("by_seed", "found", 0.1), result.values("random", "found", 0.1)
+    )
+
+    def valued(pool, budget, seed, *, valid):
+        seen.append(valid.meta["split"])
+        return SELECTION_METHODS["knn_shapley"](pool, budget, seed, valid=valid)
+
+    picked = selection_task(["knn_shapley", valued], budgets=(30,), seeds=(0,))
+    assert seen[-1] == "valid"
+    assert picked.values("valued", "accuracy", 30) == picked.values("knn_shapley", "accuracy", 30)
+
+
+def test_reference_rows_are_marked_and_listed_last(debugging):
+    assert debugging.references == ["(no fixing)", "(all flips fixed)"]
+    assert all(row["reference"] == row["method"].startswith("(") for row in debugging.rows)
+    flags = [row["reference"] for row in debugging.rows]
+    assert flags == sorted(flags)
+    assert "after fixing the top 100 ranked" in debugging.table("fixed_accuracy")
+
+
 def test_debugging_rejects_a_partial_ranking():
     with pytest.raises(ValueError, match="ranking of all 1000 items"):
         debugging_task([lambda s: np.arange(10)], seeds=(0,))
@@ -144,13 +179,20 @@ def test_proposal_task_builtins_and_user_callable():
     def first(pool, test, train, k, seed):
         return np.arange(k)
 
-    result = proposal_task(["dataperf", "random", first], k=20, seeds=(0,), epochs=3)
-    assert result.methods == ["dataperf", "random", "first"]
+    result = proposal_task(["dataperf", "random", "bald", first], k=20, seeds=(0,), epochs=3)
+    assert result.methods == ["dataperf", "random", "bald", "first"]
     assert result.metrics == ("precision",) and result.xs("precision") == [20]
     for method in result.methods:
         assert 0 <= result.mean(method, "precision", 20) <= 1
     assert result.info["scenarios"][0]["pool_size"] > 20
     assert "± " in result.table()
+    assert "skipped" not in result.info
+
+
+def test_proposal_task_skips_a_builtin_whose_inputs_are_missing():
+    result = proposal_task(["bald", "entropy"], k=10, seeds=(0,), epochs=1, mc_samples=0)
+    assert result.methods == ["entropy"]
+    assert result.info["skipped"] == {"bald": "the pool Signals have no mc_probs"}
 
 
 # ----------------------------------------------------------------------------- results
@@ -208,19 +250,20 @@ def test_tasks_registry():
     assert "dataperf" in builtin_methods("proposal")
 
 
-def test_light_names_are_the_registries_names():
-    """dataperf.bench.names (read by `dataperf bench --help`, no numpy) holds exactly the
-    registries' names, in their order."""
-    from dataperf.bench import BASELINES, names
+def test_the_registry_is_what_the_tasks_run():
+    """dataperf.bench.registry (read by `dataperf bench --help` and the README, no numpy) names
+    exactly the functions the tasks call, and proposal's built-ins are "dataperf" + BASELINES."""
+    from dataperf.bench import BASELINES, registry
     from dataperf.bench.tasks import PROPOSAL_METHODS
 
-    assert names.TASK_NAMES == tuple(TASKS)
-    assert names.SELECTION_METHOD_NAMES == tuple(SELECTION_METHODS)
-    assert names.DEBUGGING_METHOD_NAMES == tuple(DEBUGGING_METHODS)
-    assert names.PROPOSAL_METHOD_NAMES == PROPOSAL_METHODS == ("dataperf", *BASELINES)
-    assert {task: list(n) for task, n in names.BUILTIN_METHOD_NAMES.items()} == {
-        task: builtin_methods(task) for task in TASKS
-    }
+    assert registry.TASK_NAMES == tuple(TASKS)
+    assert all(TASKS[name] is entry.load() for name, entry in registry.REGISTRY.items())
+    assert registry.BUILTIN_METHOD_NAMES["selection"] == tuple(SELECTION_METHODS)
+    assert registry.BUILTIN_METHOD_NAMES["debugging"] == tuple(DEBUGGING_METHODS)
+    assert PROPOSAL_METHODS == ("dataperf", *BASELINES)
+    assert all(
+        registry.REGISTRY["proposal"].builtin(name).load() is BASELINES[name] for name in BASELINES
+    )
 
 
 def test_cli_bench_help_lists_exactly_the_registry_names(capsys, monkeypatch):
@@ -288,3 +331,17 @@ def test_cli_bench_rejects_zero_seeds(capsys):
         cli.main(["bench", "selection", "--seeds", "0"])
     assert exc.value.code == 2
     assert "--seeds" in capsys.readouterr().err
+
+
+def test_readme_lists_the_registry():
+    """The README's method tables are registry.markdown(), verbatim (regenerate with
+    `python -c "from dataperf.bench.registry import markdown; print(markdown())"`)."""
+    from pathlib import Path
+
+    from dataperf.bench.registry import markdown
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    block = readme.split("<!-- bench-methods:start -->\n", 1)[1].split("\n<!-- bench-methods:end")[
+        0
+    ]
+    assert block == markdown()

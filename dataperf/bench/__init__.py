@@ -9,8 +9,8 @@ datasets); import it explicitly::
     print(format_table(evaluate(BASELINES, sc.pool_signals, sc.test_signals,
                                 sc.train_signals, sc.useful, k=50), k=50))
 
-Public names are loaded on first use, so a light submodule (:mod:`dataperf.bench.names`, read by
-``dataperf bench --help``) imports no torch or numpy.
+Public names are loaded on first use, so a light submodule (:mod:`dataperf.bench.registry`, read
+by ``dataperf bench --help``) imports no torch or numpy.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ _EXPORTS = {
     "proposal_task": "dataperf.bench.tasks",
     "selection_task": "dataperf.bench.tasks",
 }
-_SUBMODULES = ("models", "names", "planted", "proposal", "tasks")
+_SUBMODULES = ("models", "planted", "proposal", "registry", "tasks")
 
 __all__ = sorted(_EXPORTS)
 

@@ -1,9 +1,9 @@
 """``dataperf bench``: compare data-centric methods on a DataPerf-style task.
 
 The tasks (:mod:`dataperf.bench.tasks`) hold the model and the test set fixed and vary the data.
-The parser reads the task, dataset and built-in method names from :mod:`dataperf.bench.names`,
-which imports neither numpy nor torch, so ``--help`` stays light and lists exactly the
-registries' names.
+The parser reads the tasks, datasets, built-in method names and method signatures from
+:mod:`dataperf.bench.registry`, which imports neither numpy nor torch, so ``--help`` stays
+light and lists exactly what the tasks run.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 
 from dataperf._errors import InputValueError
 from dataperf._term import escape
-from dataperf.bench.names import BUILTIN_METHOD_NAMES, DATASETS, TASK_NAMES
+from dataperf.bench.registry import DATASETS, REGISTRY, TASK_NAMES
 from dataperf.cli.common import positive
 
 HELP = "benchmark data-centric methods on a DataPerf-style task (model and test fixed)"
@@ -29,7 +29,12 @@ DESCRIPTION = (
 
 def builtin_names_help() -> str:
     """The built-in method names of every task, as ``--method`` lists them."""
-    return "; ".join(f"{task}: {' '.join(names)}" for task, names in BUILTIN_METHOD_NAMES.items())
+    return "; ".join(f"{task}: {' '.join(e.names)}" for task, e in REGISTRY.items())
+
+
+def signatures_help() -> str:
+    """The method signature of every task, as ``--method`` lists them."""
+    return "; ".join(f"{task} {e.signature}" for task, e in REGISTRY.items())
 
 
 def add_parser(commands: Any) -> None:
@@ -40,9 +45,7 @@ def add_parser(commands: Any) -> None:
         nargs="?",
         choices=TASK_NAMES,
         metavar="TASK",
-        help="selection (pick a training subset under a budget), debugging (rank training "
-        "items to find flipped labels) or proposal (propose useful new test examples from a "
-        "planted pool)",
+        help=", ".join(f"{task} ({e.summary})" for task, e in REGISTRY.items()),
     )
     p.add_argument(
         "--method",
@@ -52,8 +55,7 @@ def add_parser(commands: Any) -> None:
         help="methods to compare, separated by spaces or commas (repeatable; default: every "
         "built-in of the task). Name the TASK first, or last after the methods. A built-in "
         f"name ({builtin_names_help()}) or module:function (or path/to/file.py:function) "
-        "with the task's signature: selection f(pool, budget, seed) -> indices; debugging "
-        "f(signals) -> ranking; proposal f(pool, test, train, k, seed) -> indices",
+        f"with the task's signature: {signatures_help()}",
     )
     p.add_argument(
         "--dataset",
