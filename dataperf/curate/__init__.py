@@ -6,7 +6,8 @@
 - :func:`select_subset` (facility location, k-center, EL2N, random; optionally per class)
 """
 
-from dataperf.curate.label_issues import LabelIssues, cross_val_probs, find_label_issues
+from dataperf.curate.cross_val import cross_val_probs
+from dataperf.curate.label_issues import LabelIssues, find_label_issues
 from dataperf.curate.slices import Slice, find_weak_slices
 from dataperf.curate.subsets import select_subset
 from dataperf.curate.valuation import data_values

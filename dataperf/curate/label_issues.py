@@ -1,48 +1,46 @@
 """Find mislabelled items from out-of-sample probabilities and embeddings.
 
-Every method takes a :class:`~dataperf.signals.Signals` with ``probs``, ``labels`` and (for
-``"knn"``, optional for ``"ensemble"``) ``embeddings``, and returns a :class:`LabelIssues`:
-a ranked list of flagged items, an ``(N,)`` score (higher = more likely mislabelled), a
-suggested label and human-readable reasons per flagged item.
+:func:`find_label_issues` takes a :class:`~dataperf.signals.Signals` with ``probs``, ``labels``
+and (for ``"knn"``, optional for ``"ensemble"``) ``embeddings``, and returns a
+:class:`LabelIssues`: a ranked list of flagged items, an ``(N,)`` score (higher = more likely
+mislabelled), a suggested label and human-readable reasons per flagged item. This module holds
+that entry point and its result type; the methods themselves are in
+:mod:`dataperf.curate.label_issue_methods`. :data:`METHODS` (from there) and
+:func:`cross_val_probs` (from :mod:`dataperf.curate.cross_val`) are re-exported here.
 
 The probabilities must be **out-of-sample**: produced by a model that did not train on the item
 it scores. A model scoring its own training items has memorised their (possibly wrong) labels, so
 it agrees with them and hides most errors. Two ways to get them:
 
-* :func:`cross_val_probs` fits a scikit-learn-style classifier on the embeddings in K folds and
-  predicts each fold with the model that did not see it;
+* :func:`cross_val_probs` (in :mod:`dataperf.curate.cross_val`) fits a scikit-learn-style
+  classifier on the embeddings in K folds and predicts each fold with the model that did not see
+  it;
 * with a torch model: split the data into K folds, train one model per fold on the other K - 1
   folds, run :func:`dataperf.probe` on the held-out fold, and join the parts with
   ``Signals.concat([...])`` after setting ``meta={"out_of_sample": True}`` on each (reorder by
   ``ids`` if needed). ``Signals.concat`` keeps ``out_of_sample`` only when every part has it.
-
-Confident learning follows the description in Northcutt, Jiang & Chuang, "Confident Learning:
-Estimating Uncertainty in Dataset Labels", JAIR 70 (2021); this is an independent implementation
-written from the paper.
 """
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from dataperf._errors import InputTypeError, InputValueError
+from dataperf._errors import InputValueError
 from dataperf._validate import (
     check_choice,
     check_count,
-    check_embeddings,
     check_int,
-    check_labels,
     check_position,
     check_signals,
-    describe,
     resolve_device,
 )
-from dataperf.neighbors import check_search, nearest_neighbors
+from dataperf.curate.cross_val import cross_val_probs
+from dataperf.curate.label_issue_methods import METHODS, Inputs
+from dataperf.neighbors import check_search
 from dataperf.signals import Signals
 
 __all__ = ["LabelIssues", "cross_val_probs", "find_label_issues", "METHODS"]
@@ -134,384 +132,7 @@ class LabelIssues:
         )
 
 
-# ----------------------------------------------------------------------------- cross-validation
-def cross_val_probs(
-    estimator: Any,
-    signals_or_X: Any,
-    labels: Any = None,
-    *,
-    folds: int = 5,
-    seed: int = 0,
-) -> Signals:
-    """Out-of-sample class probabilities by stratified K-fold cross-validation.
-
-    Each item's probabilities come from a clone of ``estimator`` fitted on the other folds, so
-    no item is scored by a model that saw its label.
-
-    Parameters
-    ----------
-    estimator : scikit-learn-style classifier
-        Anything ``sklearn.base.clone`` accepts with ``fit(X, y)`` and ``predict_proba(X)``, e.g.
-        ``LogisticRegression(max_iter=1000)``.
-    signals_or_X : Signals or (N, D) float array
-        A Signals with ``embeddings`` and ``labels`` (its ``ids`` are kept), or a feature
-        matrix ``X``.
-    labels : (N,) int array, optional
-        Class indices; required with an array ``X``, must be None with a Signals.
-    folds : int
-        Number of folds, ``2 <= folds <=`` the smallest class count.
-    seed : int
-        Seed of the fold shuffle (``StratifiedKFold(shuffle=True, random_state=seed)``).
-
-    Returns
-    -------
-    Signals
-        ``probs`` (N, K) out-of-sample probabilities, with K = the input Signals' K or
-        ``labels.max() + 1``; columns of classes a fold's model never saw are 0. Also the
-        embeddings, labels and ids, and ``meta`` with ``out_of_sample=True``, ``estimator``
-        (class name), ``folds`` and ``cv_seed``.
-    """
-    from sklearn.base import clone
-    from sklearn.model_selection import StratifiedKFold
-
-    meta: dict[str, Any] = {}
-    ids = None
-    if isinstance(signals_or_X, Signals):
-        if labels is not None:
-            raise InputValueError(
-                "labels must be None when passing a Signals (its .labels are used); got "
-                f"{describe(labels)}. Fix: drop the labels argument, or pass an array X instead."
-            )
-        if signals_or_X.embeddings is None:
-            raise InputValueError(
-                "cross_val_probs fits the estimator on signals.embeddings, but this Signals has "
-                "none. Fix: probe with embeddings, or pass an (N, D) feature array and labels."
-            )
-        if signals_or_X.labels is None:
-            raise InputValueError(
-                "cross_val_probs needs labels, but signals.labels is None. Fix: build the "
-                "Signals with labels=..., or pass X and labels."
-            )
-        x = signals_or_X.embeddings
-        y = signals_or_X.labels
-        k = signals_or_X.num_classes
-        ids = signals_or_X.ids
-        meta = dict(signals_or_X.meta)
-    else:
-        x = check_embeddings(signals_or_X, "X")
-        if labels is None:
-            raise InputValueError(
-                "cross_val_probs needs labels with an array X; got labels=None. Fix: pass "
-                "cross_val_probs(estimator, X, labels)."
-            )
-        y = np.asarray(labels.detach().cpu().numpy() if hasattr(labels, "detach") else labels)
-        if y.ndim == 1 and len(y) and np.issubdtype(y.dtype, np.integer):
-            k = max(int(y.max()) + 1, 1)
-        else:
-            k = 1
-        y = check_labels(y, len(x), k)
-    if not callable(getattr(estimator, "predict_proba", None)):
-        raise InputTypeError(
-            f"estimator must have a predict_proba method; got {type(estimator).__name__} "
-            "without one. Fix: use a probabilistic classifier, e.g. "
-            "LogisticRegression(max_iter=1000), or SVC(probability=True)."
-        )
-    if not callable(getattr(estimator, "fit", None)):
-        raise InputTypeError(f"estimator must have a fit method; got {describe(estimator)}.")
-    folds = check_int(folds, "folds", low=2)
-    counts = np.bincount(y, minlength=k)
-    present = np.flatnonzero(counts)
-    if len(present) < 2:
-        raise InputValueError(
-            f"cross_val_probs needs labels of at least 2 classes; every one of the {len(y)} "
-            f"labels is class {int(present[0]) if len(present) else '?'}, so no classifier can "
-            "be trained. Fix: pass labelled items of two or more classes."
-        )
-    smallest = int(present[np.argmin(counts[present])])
-    if folds > counts[smallest]:
-        raise InputValueError(
-            f"folds={folds} exceeds the size of class {smallest}, which has only "
-            f"{int(counts[smallest])} labelled item(s); every class needs at least one item per "
-            f"fold. Fix: pass folds <= {int(counts[smallest])}, or drop/merge class {smallest}."
-        )
-    probs = np.zeros((len(y), k), dtype=np.float64)
-    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-    for fold, (train, test) in enumerate(splitter.split(x, y)):
-        model = clone(estimator)
-        model.fit(x[train], y[train])
-        part = np.asarray(model.predict_proba(x[test]), dtype=np.float64)
-        classes = np.asarray(model.classes_).astype(np.int64)
-        _check_fold_probs(part, test, fold, estimator, len(classes))
-        probs[np.ix_(test, classes)] = part
-    probs /= probs.sum(axis=1, keepdims=True)  # each row sums to 1 within 1e-3 already
-    meta.update(
-        out_of_sample=True, estimator=type(estimator).__name__, folds=folds, cv_seed=int(seed)
-    )
-    return Signals(probs=probs, embeddings=x, labels=y, ids=ids, meta=meta)
-
-
-def _check_fold_probs(
-    part: np.ndarray, rows: np.ndarray, fold: int, estimator: Any, k: int
-) -> None:
-    """Refuse what ``predict_proba`` returned for the held-out ``rows`` of one fold unless it is
-    an (len(rows), k) array of finite, non-negative rows summing to 1: never fabricate
-    probabilities for an item the estimator could not score."""
-    name = type(estimator).__name__
-    if part.shape != (len(rows), k):
-        raise InputValueError(
-            f"{name}.predict_proba returned shape {part.shape} in fold {fold}; expected "
-            f"({len(rows)}, {k}) (held-out items x classes seen in training). Fix the estimator."
-        )
-    bad = ~np.isfinite(part).all(axis=1) | (part < 0).any(axis=1)
-    with np.errstate(invalid="ignore"):
-        bad |= ~(np.abs(part.sum(axis=1) - 1.0) <= 1e-3)
-    if bad.any():
-        items = rows[bad]
-        raise InputValueError(
-            f"{name}.predict_proba returned {int(bad.sum())} row(s) that are not probabilities "
-            f"(NaN/inf, negative, or not summing to 1) in fold {fold}, for item(s) "
-            f"{items[:10].tolist()}{' ...' if len(items) > 10 else ''}; e.g. "
-            f"{np.round(part[np.flatnonzero(bad)[0]], 4).tolist()[:10]}. Refused rather than "
-            "replaced by made-up probabilities. Fix: impute or drop those items' features (NaN "
-            "inputs), or use an estimator whose predict_proba is defined for them."
-        )
-
-
-# ----------------------------------------------------------------------------- shared pieces
-@dataclass(frozen=True)
-class _Inputs:
-    probs: np.ndarray
-    labels: np.ndarray
-    embeddings: np.ndarray | None
-    k: int
-    metric: str
-    num_issues: int | None
-    search: str = "auto"
-    device: Any = None
-
-
-@dataclass(frozen=True)
-class _Partial:
-    scores: np.ndarray
-    is_issue: np.ndarray
-    suggested: np.ndarray
-    reasons: dict[int, list[str]]
-
-
-def _self_confidence(inp: _Inputs) -> np.ndarray:
-    return inp.probs[np.arange(len(inp.labels)), inp.labels]
-
-
-def _best_other(probs: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Most probable class other than the given one, and its probability."""
-    other = probs.copy()
-    other[np.arange(len(labels)), labels] = -1.0
-    best = other.argmax(axis=1)
-    return best, other[np.arange(len(labels)), best]
-
-
-def _thresholds(probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """t_j = mean p_j over items labelled j (inf for a class nobody carries)."""
-    k = probs.shape[1]
-    counts = np.bincount(labels, minlength=k).astype(np.float64)
-    sums = np.zeros(k)
-    np.add.at(sums, labels, probs[np.arange(len(labels)), labels])
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(counts > 0, sums / np.maximum(counts, 1), np.inf)
-
-
-def _top_n(scores: np.ndarray, n: int) -> np.ndarray:
-    """Boolean mask of the n highest scores (ties by lower position first)."""
-    mask = np.zeros(len(scores), dtype=bool)
-    if n > 0:
-        mask[np.lexsort((np.arange(len(scores)), -scores))[:n]] = True
-    return mask
-
-
-def _rank01(x: np.ndarray) -> np.ndarray:
-    """Rank-normalise to (0, 1], average ranks for ties (order-independent)."""
-    from scipy.stats import rankdata
-
-    return rankdata(x, method="average") / len(x)
-
-
-def _confident_learning(inp: _Inputs) -> tuple[_Partial, int]:
-    """Confident joint + prune by noise rate; also returns the estimated number of issues."""
-    p, y = inp.probs, inp.labels
-    n, k = p.shape
-    rows = np.arange(n)
-    t = _thresholds(p, y)
-    above = p >= t[None, :]
-    masked = np.where(above, p, -1.0)
-    confident = masked.argmax(axis=1)
-    has = above.any(axis=1)
-    joint = np.zeros((k, k), dtype=np.int64)
-    np.add.at(joint, (y[has], confident[has]), 1)
-    # Calibrate rows to the given-label counts: C~_ij = C_ij / sum_j C_ij * n_i.
-    label_counts = np.bincount(y, minlength=k).astype(np.float64)
-    row_sums = joint.sum(axis=1).astype(np.float64)
-    calibrated = np.where(
-        row_sums[:, None] > 0, joint / np.maximum(row_sums, 1)[:, None] * label_counts[:, None], 0
-    )
-    remove = np.rint(calibrated).astype(np.int64)
-    np.fill_diagonal(remove, 0)
-    flagged = np.zeros(n, dtype=bool)
-    cell_of = np.full(n, -1, dtype=np.int64)
-    best_margin = np.full(n, -np.inf)
-    for i in range(k):
-        members = np.flatnonzero(y == i)
-        if len(members) == 0 or remove[i].sum() == 0:
-            continue
-        for j in np.flatnonzero(remove[i]):
-            margin = p[members, j] - p[members, i]
-            eligible = margin > 0  # only items the model finds more likely j than i
-            cand, cand_margin = members[eligible], margin[eligible]
-            take = cand[_top_n(cand_margin, int(remove[i, j]))]
-            flagged[take] = True
-            better = p[take, j] - p[take, i] > best_margin[take]
-            cell_of[take[better]] = j
-            best_margin[take[better]] = (p[take, j] - p[take, i])[better]
-    best, p_best = _best_other(p, y)
-    scores = (1.0 - (p[rows, y] - p_best)) / 2.0
-    suggested = np.where(flagged, cell_of, p.argmax(axis=1))
-    reasons = {
-        int(i): [
-            f"confident learning: labelled {int(y[i])}, confidently {int(cell_of[i])} "
-            f"(off-diagonal count {int(joint[y[i], cell_of[i]])})"
-        ]
-        for i in np.flatnonzero(flagged)
-    }
-    estimate = int(remove.sum())
-    return _Partial(scores, flagged, suggested.astype(np.int64), reasons), estimate
-
-
-def _estimated_count(inp: _Inputs) -> int:
-    if inp.num_issues is not None:
-        return inp.num_issues
-    return _confident_learning(inp)[1]
-
-
-def _method_confident_learning(inp: _Inputs) -> _Partial:
-    part, _ = _confident_learning(inp)
-    if inp.num_issues is not None:
-        flagged = _top_n(part.scores, inp.num_issues)
-        p, y = inp.probs, inp.labels
-        best, p_best = _best_other(p, y)
-        reasons = {
-            int(i): part.reasons.get(int(i))
-            or [f"margin score {part.scores[i]:.2f} in the top {inp.num_issues}"]
-            for i in np.flatnonzero(flagged)
-        }
-        suggested = np.where(part.is_issue, part.suggested, best).astype(np.int64)
-        part = _Partial(part.scores, flagged, suggested, reasons)
-    return part
-
-
-def _self_conf_reason(sc: float) -> str:
-    return f"low self-confidence {sc:.2f}"
-
-
-def _method_self_confidence(inp: _Inputs) -> _Partial:
-    sc = _self_confidence(inp)
-    scores = 1.0 - sc
-    flagged = _top_n(scores, _estimated_count(inp))
-    reasons = {int(i): [_self_conf_reason(sc[i])] for i in np.flatnonzero(flagged)}
-    return _Partial(scores, flagged, inp.probs.argmax(axis=1).astype(np.int64), reasons)
-
-
-def _method_margin(inp: _Inputs) -> _Partial:
-    p, y = inp.probs, inp.labels
-    best, p_best = _best_other(p, y)
-    margin = p[np.arange(len(y)), y] - p_best
-    scores = (1.0 - margin) / 2.0
-    flagged = _top_n(scores, _estimated_count(inp))
-    reasons = {
-        int(i): [f"margin {margin[i]:+.2f}: p[{int(y[i])}] vs p[{int(best[i])}] {p_best[i]:.2f}"]
-        for i in np.flatnonzero(flagged)
-    }
-    return _Partial(scores, flagged, p.argmax(axis=1).astype(np.int64), reasons)
-
-
-def _knn_votes(inp: _Inputs) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-    """Neighbour disagreement, majority other label and its vote count, and k used."""
-    if inp.embeddings is None:
-        raise InputValueError(
-            "method 'knn' needs signals.embeddings (N, D); this Signals has none. Fix: probe "
-            "with embeddings, or use a probs-only method: 'confident_learning', "
-            "'self_confidence', 'margin'."
-        )
-    y = inp.labels
-    n = len(y)
-    k = check_count(inp.k, n - 1, "k", what="other items (N - 1)")
-    x = inp.embeddings
-    _, idx = nearest_neighbors(
-        x, x, k, metric=inp.metric, exclude_self=True, search=inp.search, device=inp.device
-    )
-    neighbour_labels = y[idx]
-    num_classes = inp.probs.shape[1]
-    votes = np.zeros((n, num_classes), dtype=np.int64)
-    np.add.at(votes, (np.repeat(np.arange(n), k), neighbour_labels.ravel()), 1)
-    agree = votes[np.arange(n), y]
-    votes_other = votes.copy()
-    votes_other[np.arange(n), y] = -1
-    top_other = votes_other.argmax(axis=1)
-    top_votes = votes_other[np.arange(n), top_other]
-    return 1.0 - agree / k, top_other.astype(np.int64), top_votes, k
-
-
-def _knn_reason(votes: int, k: int, label: int) -> str:
-    return f"{votes}/{k} nearest labelled neighbours say {label}"
-
-
-def _method_knn(inp: _Inputs) -> _Partial:
-    disagreement, top_other, top_votes, k = _knn_votes(inp)
-    agree = np.rint((1.0 - disagreement) * k).astype(np.int64)
-    if inp.num_issues is not None:
-        flagged = _top_n(disagreement, inp.num_issues)
-    else:
-        flagged = top_votes > agree  # a plain kNN vote prefers another label
-    suggested = np.where(top_votes > agree, top_other, inp.labels)
-    reasons = {
-        int(i): [_knn_reason(int(top_votes[i]), k, int(top_other[i]))]
-        for i in np.flatnonzero(flagged)
-    }
-    return _Partial(disagreement, flagged, suggested, reasons)
-
-
-def _method_ensemble(inp: _Inputs) -> _Partial:
-    cl, estimate = _confident_learning(inp)
-    sc = _self_confidence(inp)
-    parts = [_rank01(1.0 - sc)]
-    knn = None
-    if inp.embeddings is not None:
-        knn = _knn_votes(inp)
-        parts.append(_rank01(knn[0]))
-    scores = np.mean(parts, axis=0)
-    flagged = _top_n(scores, estimate if inp.num_issues is None else inp.num_issues)
-    t = _thresholds(inp.probs, inp.labels)
-    reasons: dict[int, list[str]] = {}
-    for i in np.flatnonzero(flagged).tolist():
-        why = list(cl.reasons.get(i, []))
-        if sc[i] < t[inp.labels[i]]:
-            why.append(_self_conf_reason(sc[i]))
-        if knn is not None:
-            disagreement, top_other, top_votes, k = knn
-            if top_votes[i] > k - round(disagreement[i] * k):
-                why.append(_knn_reason(int(top_votes[i]), k, int(top_other[i])))
-        reasons[i] = why or [f"ensemble score {scores[i]:.2f} in the top {inp.num_issues}"]
-    return _Partial(scores, flagged, cl.suggested, reasons)
-
-
-#: Label-issue methods by name; each maps validated inputs to scores, flags and reasons.
-METHODS: dict[str, Callable[[_Inputs], _Partial]] = {
-    "confident_learning": _method_confident_learning,
-    "self_confidence": _method_self_confidence,
-    "margin": _method_margin,
-    "knn": _method_knn,
-    "ensemble": _method_ensemble,
-}
-
-
+# ----------------------------------------------------------------------------- entry point
 def find_label_issues(
     signals: Signals,
     *,
@@ -619,7 +240,7 @@ def find_label_issues(
             UserWarning,
             stacklevel=2,
         )
-    inp = _Inputs(
+    inp = Inputs(
         probs=signals.probs,
         labels=signals.labels,
         embeddings=signals.embeddings,
