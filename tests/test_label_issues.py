@@ -106,6 +106,20 @@ def test_result_shape_and_reasons(planted):
     assert "/10 nearest labelled neighbours say" in knn.reasons[int(knn.indices[0])][0]
 
 
+def test_every_ensemble_reason_names_a_number():
+    """Items flagged only by the ensemble score are explained by the count flagged (was "in
+    the top None" with the default num_issues)."""
+    rng = np.random.default_rng(5)
+    seen = []
+    for seed in range(6):
+        probs = np.random.default_rng(seed).dirichlet(np.ones(4), size=200)
+        signals = Signals(probs=probs, labels=rng.integers(0, 4, 200), meta={"out_of_sample": True})
+        issues = find_label_issues(signals, method="ensemble")
+        seen += [r for i in issues.indices.tolist() for r in issues.reasons[i]]
+    fallback = [r for r in seen if r.startswith("ensemble score")]
+    assert fallback and not [r for r in fallback if "None" in r]
+
+
 def test_num_issues_flags_exactly_that_many(planted):
     signals, _ = planted
     for method in METHODS:

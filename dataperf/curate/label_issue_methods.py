@@ -161,7 +161,7 @@ def _confident_learning(inp: Inputs) -> tuple[Partial, int]:
             better = p[take, j] - p[take, i] > best_margin[take]
             cell_of[take[better]] = j
             best_margin[take[better]] = (p[take, j] - p[take, i])[better]
-    best, p_best = _best_other(p, y)
+    _, p_best = _best_other(p, y)
     scores = (1.0 - (p[rows, y] - p_best)) / 2.0
     suggested = np.where(flagged, cell_of, p.argmax(axis=1))
     reasons = {
@@ -186,7 +186,7 @@ def _method_confident_learning(inp: Inputs) -> Partial:
     if inp.num_issues is not None:
         flagged = _top_n(part.scores, inp.num_issues)
         p, y = inp.probs, inp.labels
-        best, p_best = _best_other(p, y)
+        best, _ = _best_other(p, y)
         reasons = {
             int(i): part.reasons.get(int(i))
             or [f"margin score {part.scores[i]:.2f} in the top {inp.num_issues}"]
@@ -277,7 +277,8 @@ def _method_ensemble(inp: Inputs) -> Partial:
         knn = _knn_votes(inp)
         parts.append(_rank01(knn[0]))
     scores = np.mean(parts, axis=0)
-    flagged = _top_n(scores, estimate if inp.num_issues is None else inp.num_issues)
+    n_flagged = estimate if inp.num_issues is None else inp.num_issues
+    flagged = _top_n(scores, n_flagged)
     t = _thresholds(inp.probs, inp.labels)
     reasons: dict[int, list[str]] = {}
     for i in np.flatnonzero(flagged).tolist():
@@ -288,7 +289,7 @@ def _method_ensemble(inp: Inputs) -> Partial:
             disagreement, top_other, top_votes, k = knn
             if top_votes[i] > k - round(disagreement[i] * k):
                 why.append(_knn_reason(int(top_votes[i]), k, int(top_other[i])))
-        reasons[i] = why or [f"ensemble score {scores[i]:.2f} in the top {inp.num_issues}"]
+        reasons[i] = why or [f"ensemble score {scores[i]:.2f} in the top {n_flagged}"]
     return Partial(scores, flagged, cl.suggested, reasons)
 
 
