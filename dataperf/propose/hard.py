@@ -10,7 +10,14 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["error_probability", "fit_temperature", "neighbor_disagreement", "softmax_t"]
+__all__ = [
+    "error_probability",
+    "fit_temperature",
+    "neighbor_disagreement",
+    "neighbor_shares",
+    "softmax_t",
+    "top_classes",
+]
 
 
 def _log(p: np.ndarray) -> np.ndarray:
@@ -60,16 +67,22 @@ def error_probability(
     return 1.0 - p.max(axis=1)
 
 
-def neighbor_disagreement(
-    predictions: np.ndarray, dist: np.ndarray, idx: np.ndarray, labels: np.ndarray, k: int
+def top_classes(probs: np.ndarray, n: int) -> np.ndarray:
+    """(N, min(n, K)) int array: each row's ``n`` most probable classes, most probable first
+    (ties to the lower class, as ``argmax``)."""
+    return np.argsort(-probs, axis=1, kind="stable")[:, :n]
+
+
+def neighbor_shares(
+    classes: np.ndarray, dist: np.ndarray, idx: np.ndarray, labels: np.ndarray, k: int
 ) -> np.ndarray:
-    """Share of each candidate's ``k`` nearest labelled examples whose label is not its
-    predicted class.
+    """Share of each candidate's ``k`` nearest labelled examples labelled with each of its
+    given classes.
 
     Parameters
     ----------
-    predictions : (N,) int array
-        The model's predicted class per candidate.
+    classes : (N, C) int array
+        The classes to count per candidate (e.g. its top-2 predicted classes).
     dist, idx : (N, M) arrays
         Distances to labelled examples and their positions in ``labels``, ``M >= k``; the
         columns need not be sorted (e.g. several searches side by side). The ``k`` nearest
@@ -80,9 +93,16 @@ def neighbor_disagreement(
 
     Returns
     -------
-    (N,) float array in ``[0, 1]``.
+    (N, C) float array in ``[0, 1]``.
     """
     order = np.lexsort((idx, dist), axis=1)[:, :k]
     neighbour_labels = labels[np.take_along_axis(idx, order, 1)]
-    agree = (neighbour_labels == predictions[:, None]).mean(axis=1)
-    return 1.0 - agree
+    return (neighbour_labels[:, None, :] == classes[:, :, None]).mean(axis=2)
+
+
+def neighbor_disagreement(
+    predictions: np.ndarray, dist: np.ndarray, idx: np.ndarray, labels: np.ndarray, k: int
+) -> np.ndarray:
+    """Share of each candidate's ``k`` nearest labelled examples whose label is not its
+    predicted class: ``1 -`` :func:`neighbor_shares` of ``predictions``. (N,) in ``[0, 1]``."""
+    return 1.0 - neighbor_shares(predictions[:, None], dist, idx, labels, k)[:, 0]

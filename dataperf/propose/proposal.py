@@ -31,6 +31,8 @@ class Proposal:
     ``indices`` are pool positions and ``ids`` the pool's ids of those items (file paths for
     an image folder). ``scores`` holds each component and the total for *every* pool item;
     ``hard`` / ``labelable`` / ``novel`` / ``total`` are those of the proposed items.
+    ``buckets`` holds, for every pool item, why it was or was not proposed (one of
+    :data:`dataperf.propose.buckets.BUCKETS`; :meth:`bucket_counts` counts them).
     """
 
     indices: np.ndarray
@@ -39,6 +41,7 @@ class Proposal:
     details: dict[str, np.ndarray] = field(default_factory=dict)
     class_names: list[str] | None = None
     settings: dict[str, Any] = field(default_factory=dict)
+    buckets: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -58,6 +61,19 @@ class Proposal:
     @property
     def total(self) -> np.ndarray:
         return self.scores["total"][self.indices]
+
+    def bucket_counts(self) -> dict[str, int]:
+        """How many pool items fall in each bucket, in the order of ``BUCKETS`` (all listed)."""
+        from dataperf.propose.buckets import BUCKETS
+
+        if self.buckets is None:
+            raise InputValueError(
+                "this Proposal has no buckets (it was not made by HardnessSampler.propose). "
+                "Fix: propose again with HardnessSampler."
+            )
+        names, counts = np.unique(self.buckets, return_counts=True)
+        found = dict(zip(names.tolist(), counts.tolist(), strict=True))
+        return {name: int(found.get(name, 0)) for name in BUCKETS}
 
     def _class(self, c: int) -> str:
         return f"'{self.class_names[c]}'" if self.class_names else f"class {c}"
@@ -111,7 +127,8 @@ class Proposal:
         return head + tail + "."
 
     def records(self) -> list[dict[str, Any]]:
-        """One dict per proposal: rank, index, id, prediction, confidence, scores, explanation."""
+        """One dict per proposal: rank, index, id, prediction, confidence, scores, bucket (see
+        :mod:`dataperf.propose.buckets`), explanation."""
         out = []
         for r, i in enumerate(self.indices):
             c = int(self.details["prediction"][i])
@@ -123,6 +140,7 @@ class Proposal:
                     "prediction": self.class_names[c] if self.class_names else c,
                     "confidence": round(float(self.details["confidence"][i]), 6),
                     **{n: round(float(v[i]), 6) for n, v in self.scores.items()},
+                    **({} if self.buckets is None else {"bucket": str(self.buckets[i])}),
                     "explanation": self.explain(r),
                 }
             )

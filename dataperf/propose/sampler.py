@@ -11,12 +11,12 @@ from __future__ import annotations
 import functools
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 
-from dataperf._errors import InputValueError
+from dataperf._errors import InputTypeError, InputValueError
 from dataperf._validate import (
     check_choice,
     check_count,
@@ -31,7 +31,13 @@ from dataperf._validate import (
     row_norms,
 )
 from dataperf.neighbors import check_search
-from dataperf.propose.hard import error_probability, fit_temperature, neighbor_disagreement
+from dataperf.propose.buckets import BucketRules, assign_buckets
+from dataperf.propose.hard import (
+    error_probability,
+    fit_temperature,
+    neighbor_shares,
+    top_classes,
+)
 from dataperf.propose.labelable import TYPICAL_LEVEL, combine, typicality_stats
 from dataperf.propose.novel import COPY_LEVEL, novelty_from_search, novelty_score
 from dataperf.propose.proposal import Proposal
@@ -133,6 +139,9 @@ class HardnessSampler:
         or chosen by size and device; see :mod:`dataperf.neighbors`.
     device : str or torch.device, optional
         Where the exact search runs; None: CUDA when available, else the CPU.
+    bucket_rules : BucketRules, optional
+        The thresholds that put every candidate in one bucket (``Proposal.buckets``): why it
+        was or was not proposed; see :mod:`dataperf.propose.buckets`.
 
     Examples
     --------
@@ -149,6 +158,7 @@ class HardnessSampler:
     metric: str = "cosine"
     search: str = "auto"
     device: Any = None
+    bucket_rules: BucketRules = field(default_factory=BucketRules)
 
     def __post_init__(self) -> None:
         check_int(self.k, "k", low=1)
@@ -159,6 +169,11 @@ class HardnessSampler:
         check_count(self.neighbors, 10**6, "neighbors", what="allowed neighbours")
         check_search(self.search)
         resolve_device(self.device)
+        if not isinstance(self.bucket_rules, BucketRules):
+            raise InputTypeError(
+                f"bucket_rules must be a dataperf.propose.buckets.BucketRules; got "
+                f"{describe(self.bucket_rules)}. Fix: BucketRules(hard=0.4, ...)."
+            )
 
     def propose(
         self, pool: Signals, *, test: Signals | None = None, train: Signals | None = None
@@ -239,13 +254,19 @@ class HardnessSampler:
         total = hard ** w["hard"] * labelable ** w["labelable"] * novel ** w["novel"]
         rows = functools.partial(space.rows, "pool")
         indices = diverse_greedy(rows, total, k, self.diversity * spacing)
+        top2 = np.take_along_axis(pool.probs, top_classes(pool.probs, 2), axis=1)
         details["prediction"] = pool.probs.argmax(axis=1)
-        details["confidence"] = pool.probs.max(axis=1)
+        details["confidence"] = top2[:, 0]
+        if top2.shape[1] > 1:
+            details["margin"] = top2[:, 0] - top2[:, 1]
+        scores = {"hard": hard, "labelable": labelable, "novel": novel, "total": total}
+        buckets, ambiguity = assign_buckets(scores, details, indices, self.bucket_rules)
         return Proposal(
             indices=indices,
             ids=pool[indices].ids,
-            scores={"hard": hard, "labelable": labelable, "novel": novel, "total": total},
+            scores=scores,
             details=details,
+            buckets=buckets,
             class_names=_class_names(pool, test, train),
             settings={
                 "k": k,
@@ -258,6 +279,7 @@ class HardnessSampler:
                 "neighbors": int(self.neighbors),
                 "label_neighbors": k_nn,
                 "typicality_against": typical_of,
+                "buckets": {**asdict(self.bucket_rules), "ambiguity": ambiguity},
                 "used": {
                     "test": test is not None,
                     "train": train is not None,
@@ -307,9 +329,12 @@ def _hardness(
     offset = np.cumsum([0] + [len(sets[n]) for n in labelled])
     idx = np.hstack([found[n][1] + o for n, o in zip(labelled, offset, strict=False)])
     labels = np.concatenate([sets[n].labels for n in labelled])
-    predictions = pool.probs.argmax(axis=1)
-    disagreement = neighbor_disagreement(predictions, dist, idx, labels, k_nn)
+    top2 = top_classes(pool.probs, 2)
+    shares = neighbor_shares(top2, dist, idx, labels, k_nn)
+    disagreement = 1.0 - shares[:, 0]
     details["model_error"], details["neighbor_disagreement"] = hard, disagreement
+    if top2.shape[1] > 1:  # for the hard_but_ambiguous bucket: do the neighbours share both?
+        details["neighbor_share_second"] = shares[:, 1]
     return (hard + disagreement) / 2.0, k_nn
 
 
