@@ -39,6 +39,7 @@ from dataperf._validate import (
 )
 from dataperf.scores import loss as _loss
 from dataperf.signals import Signals
+from dataperf.stats import mean_interval, wilson_interval
 
 __all__ = ["METRICS", "Slice", "find_weak_slices"]
 
@@ -134,21 +135,6 @@ def _check_columns(signals: Signals, columns: Any) -> list[str]:
 # --------------------------------------------------------------------------------------------
 # statistics
 # --------------------------------------------------------------------------------------------
-
-
-def _wilson(errors: float, n: int, z: float) -> tuple[float, float]:
-    p = errors / n
-    denom = 1.0 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
-
-
-def _mean_ci(x: np.ndarray, z: float) -> tuple[float, float]:
-    mean = float(x.mean())
-    sd = float(x.std(ddof=1)) if len(x) > 1 else 0.0
-    half = z * sd / np.sqrt(len(x))
-    return max(0.0, mean - half), mean + half
 
 
 def _fmt(value: float, metric: str) -> str:
@@ -329,7 +315,7 @@ def find_weak_slices(
         value = float(v.mean())
         if value <= overall:
             continue
-        ci = _wilson(float(v.sum()), m, z) if metric == "error" else _mean_ci(v, z)
+        ci = wilson_interval(float(v.sum()), m, z) if metric == "error" else mean_interval(v, z)
         ci = (min(ci[0], value), max(ci[1], value))  # guard rounding at the ends
         scored.append((-ci[0], -value, -m, rank, kind, label, members, value, ci))
     scored.sort(key=lambda t: t[:4])
