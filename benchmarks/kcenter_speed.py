@@ -25,7 +25,8 @@ import time
 import numpy as np
 import torch
 
-from dataperf.select import kcenter_greedy, kcenter_lazy, min_sqdist
+from dataperf._kcenter import kcenter_lazy, min_sqdist
+from dataperf.select import kcenter_greedy
 
 
 def make_data(kind: str, n: int, m: int, d: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -42,6 +42,10 @@ Searches
     Exact, unless the search is large (``N * M * D`` multiply-adds above
     :data:`EXACT_MAX_WORK_CPU` on the CPU), the reference has at least
     :data:`APPROX_MIN_REFERENCE` rows and faiss is installed. On CUDA, always exact.
+
+:class:`NeighborIndex` runs both searches. The float64 side they share (reading rows, the exact
+re-rank) is in :mod:`dataperf._distances`, the k-means cells of the approximate search in
+:mod:`dataperf._cells`.
 """
 
 from __future__ import annotations
@@ -52,6 +56,11 @@ from typing import Any
 
 import numpy as np
 
+from dataperf._cells import CELLS_PER_SQRT as CELLS_PER_SQRT  # importable from here too
+from dataperf._cells import MIN_PROBED_ROWS as MIN_PROBED_ROWS
+from dataperf._cells import PROBES as PROBES
+from dataperf._cells import build_cells, nearest_centroid
+from dataperf._distances import chunks, drop_own, own_columns, rerank, rows64
 from dataperf._errors import InputValueError
 from dataperf._optional import require
 from dataperf._validate import (
@@ -61,9 +70,7 @@ from dataperf._validate import (
     check_embeddings,
     pow2_scale,
     read_rows,
-    release_pages,
     resolve_device,
-    row_norms,
 )
 
 __all__ = [
@@ -89,12 +96,6 @@ APPROX_MIN_REFERENCE = 20_000
 EXTRA = 16
 #: Up to this many dimensions the exact CPU search takes its candidates from a k-d tree.
 KD_TREE_MAX_DIM = 16
-#: The approximate search makes ``CELLS_PER_SQRT * sqrt(M)`` k-means cells of the reference...
-CELLS_PER_SQRT = 2
-#: ... and searches each query among the rows of the ``PROBES`` cells nearest to its own cell,
-#: or of more cells until they hold ``MIN_PROBED_ROWS`` rows (cheap for small references).
-PROBES = 8
-MIN_PROBED_ROWS = 4096
 #: Target bytes of one block of scores (queries x reference rows) or of gathered rows.
 BLOCK_BYTES = 64 * 2**20
 
@@ -118,50 +119,6 @@ def _check_metric(metric: Any) -> str:
 
 def _check_batch(value: Any, name: str) -> int | None:
     return check_batch_size(value, name)
-
-
-def _rows64(
-    a: np.ndarray, rows: Any, metric: str, name: str = "embeddings", scale: float = 1.0
-) -> np.ndarray:
-    """``a[rows]`` as a new float64 array, scaled to unit length for the cosine metric, else
-    multiplied by ``scale`` (a power of two: exact).
-
-    Always a fresh (aligned) copy, so that a row gives the same bits wherever it sits: NumPy's
-    vectorised sums may depend on the alignment of the memory they read.
-    """
-    if isinstance(rows, slice) and rows.step in (None, 1):  # memory maps: read, do not map
-        start, stop, _ = rows.indices(len(a))
-        out = np.array(read_rows(a, start, stop), dtype=np.float64)
-    else:
-        out = np.array(a[rows], dtype=np.float64)
-        if np.size(rows) >= 256:  # scattered reads of a memory map: do not keep its pages
-            release_pages(a)
-    if metric == "cosine":
-        norms = row_norms(out)
-        if (norms == 0).any():
-            bad = int(np.arange(len(a))[rows][np.argmin(norms)])
-            raise InputValueError(
-                f"{name} has an all-zero row (index {bad}); the cosine metric is undefined for "
-                "it. Use metric='euclidean' or drop zero rows."
-            )
-        out /= norms[:, None]
-    elif scale != 1.0:
-        out *= scale
-    return out
-
-
-def _exact_distances(
-    q: np.ndarray, ref: np.ndarray, idx: np.ndarray, metric: str, scale: float
-) -> np.ndarray:
-    """(b, c) Euclidean distances from each query row to its candidate rows, from differences
-    (reference rows multiplied by ``scale``, as the queries are)."""
-    rows = _rows64(ref, idx.ravel(), metric, "reference", scale).reshape(*idx.shape, -1)
-    diff = rows - q[:, None, :]
-    return np.sqrt(np.einsum("ijk,ijk->ij", diff, diff))
-
-
-def _chunks(n: int, size: int) -> Any:
-    return ((a, min(a + size, n)) for a in range(0, n, size))
 
 
 def _matmul_roundoff(device: Any) -> float:
@@ -226,7 +183,7 @@ class NeighborIndex:
             top = 0.0
             if self.metric == "euclidean":
                 step = max(1, BLOCK_BYTES // (8 * max(1, self.reference.shape[1])))
-                for a, b in _chunks(len(self), step):
+                for a, b in chunks(len(self), step):
                     block = np.abs(read_rows(self.reference, a, b))
                     top = max(top, float(block.max()) if block.size else 0.0)
             self._scale = pow2_scale(top)
@@ -287,7 +244,7 @@ class NeighborIndex:
 
     def rows(self, rows: Any) -> np.ndarray:
         """Reference rows as float64 points of the search (unit rows for the cosine metric)."""
-        return _rows64(self.reference, rows, self.metric, "reference")
+        return rows64(self.reference, rows, self.metric, "reference")
 
     def method_for(self, n: int, k: int = 10) -> str:
         """Which search a query of ``n`` rows runs: ``"exact"`` or ``"approximate"``."""
@@ -321,8 +278,8 @@ class NeighborIndex:
             bs = max(1, min(2048, BLOCK_BYTES // (8 * (c + 1) * d)))
         out_d = np.empty((n, k), dtype=np.float64)
         out_i = np.empty((n, k), dtype=np.int64)
-        for q0, q1 in _chunks(n, bs):
-            q = _rows64(x, slice(q0, q1), self.metric, scale=self.scale)
+        for q0, q1 in chunks(n, bs):
+            q = rows64(x, slice(q0, q1), self.metric, scale=self.scale)
             own = np.arange(q0, q1) if exclude_self else None
             if use_tree:
                 cand, need = self._tree_candidates(q, k, c, own)
@@ -332,7 +289,7 @@ class NeighborIndex:
             if c >= m - exclude_self:  # every row is a candidate
                 proven[:], need[:] = True, c
             width = max(k, int(need[proven].max())) if proven.any() else k
-            dist, idx = _rerank(q, self.reference, cand[:, :width], k, self.metric, self.scale)
+            dist, idx = rerank(q, self.reference, cand[:, :width], k, self.metric, self.scale)
             if not proven.all():
                 rows = np.flatnonzero(~proven)
                 dist[rows], idx[rows] = self._brute(q[rows], k, own if own is None else own[rows])
@@ -348,11 +305,11 @@ class NeighborIndex:
         if self._tree is None:
             from sklearn.neighbors import KDTree
 
-            self._tree = KDTree(_rows64(self.reference, slice(None), self.metric, scale=self.scale))
+            self._tree = KDTree(rows64(self.reference, slice(None), self.metric, scale=self.scale))
         kq = min(c + 1, len(self)) if own is not None else c
         dist, idx = self._tree.query(q, k=kq)
         if own is not None:
-            idx, dist = _drop_own(idx, dist, own, c)
+            idx, dist = drop_own(idx, dist, own, c)
         d = q.shape[1]
         limit = dist[:, k - 1] ** 2 * (1.0 + 32 * (d + 2) * _U64) + 1e-300
         return idx, (dist**2 <= limit[:, None]).sum(axis=1)
@@ -367,17 +324,17 @@ class NeighborIndex:
             ref, m = self.reference, len(self)
             step = max(1, BLOCK_BYTES // (8 * ref.shape[1]))
             mean = np.zeros(ref.shape[1])
-            for a, b in _chunks(m, step):
-                mean += _rows64(ref, slice(a, b), self.metric, "reference", self.scale).sum(axis=0)
+            for a, b in chunks(m, step):
+                mean += rows64(ref, slice(a, b), self.metric, "reference", self.scale).sum(axis=0)
             mean /= m
             r_max = 0.0
-            for a, b in _chunks(m, step):
-                r = _rows64(ref, slice(a, b), self.metric, "reference", self.scale) - mean
+            for a, b in chunks(m, step):
+                r = rows64(ref, slice(a, b), self.metric, "reference", self.scale) - mean
                 r_max = max(r_max, float(np.sqrt(np.einsum("ij,ij->i", r, r).max())))
             scale = 2.0 ** -np.round(np.log2(r_max)) if r_max > 0 else 1.0
             blocks, norms = [], []
-            for a, b in _chunks(m, step):
-                r = (_rows64(ref, slice(a, b), self.metric, "reference", self.scale) - mean) * scale
+            for a, b in chunks(m, step):
+                r = (rows64(ref, slice(a, b), self.metric, "reference", self.scale) - mean) * scale
                 norms.append(np.einsum("ij,ij->i", r, r))
                 blocks.append(torch.from_numpy(r.astype(np.float32)).to(self.device))
             rn2 = np.concatenate(norms)
@@ -418,10 +375,10 @@ class NeighborIndex:
         local = None if rows is None or own is None else rows.cpu().numpy()
         best_v = best_i = None
         with torch.inference_mode():
-            for a, b in _chunks(m, step):
+            for a, b in chunks(m, step):
                 s = torch.addmm(rn2[None, a:b], q32, r32[a:b].T, alpha=-2)
                 if own is not None:
-                    hit, col = _own_columns(own, a, b, local)
+                    hit, col = own_columns(own, a, b, local)
                     s[torch.from_numpy(hit), torch.from_numpy(col)] = math.inf
                 v, i = torch.topk(s, min(c, b - a), dim=1, largest=False, sorted=False)
                 i += a
@@ -453,8 +410,8 @@ class NeighborIndex:
         m, d = self.reference.shape
         step = max(1, BLOCK_BYTES // (8 * d * len(q)))
         dist = np.empty((len(q), m))
-        for a, b in _chunks(m, step):
-            r = _rows64(self.reference, slice(a, b), self.metric, "reference", self.scale)
+        for a, b in chunks(m, step):
+            r = rows64(self.reference, slice(a, b), self.metric, "reference", self.scale)
             diff = r[None, :, :] - q[:, None, :]
             dist[:, a:b] = np.sqrt(np.einsum("ijk,ijk->ij", diff, diff))
         if own is not None:
@@ -465,38 +422,11 @@ class NeighborIndex:
 
     # ------------------------------------------------------------------ approximate
     def _cells(self) -> tuple:
-        """k-means cells of the reference (faiss k-means on a seeded sample): the centroids,
-        the reference rows of each cell, and the cells to probe around each cell."""
+        """k-means cells of the reference (:func:`dataperf._cells.build_cells`), made once."""
         if self._cells_state is None:
-            import torch
-
-            faiss = require("faiss", "search='approximate'")
-            m, d = self.reference.shape
+            faiss = require("faiss", "search='approximate'")  # before copying the reference
             r32 = self._torch_state()[0]
-            ncells = max(1, min(int(CELLS_PER_SQRT * math.sqrt(m)), m // 8))
-            rng = np.random.default_rng(self.seed)
-            size = min(m, 40 * ncells)
-            sample = np.sort(rng.choice(m, size, replace=False))
-            train = r32[torch.from_numpy(sample)].cpu().numpy()
-            kmeans = faiss.Kmeans(d, ncells, niter=10, seed=self.seed + 1, verbose=False)
-            kmeans.train(np.ascontiguousarray(train))
-            centroids = torch.from_numpy(kmeans.centroids).to(self.device)
-            cell = _nearest_centroid(r32, centroids)
-            order = torch.argsort(cell, stable=True)
-            bounds = torch.searchsorted(cell[order], torch.arange(ncells + 1, device=self.device))
-            # the PROBES nearest cells, and more while they hold fewer than MIN_PROBED_ROWS
-            sizes = (bounds[1:] - bounds[:-1]).cpu().numpy()
-            most = min(ncells, max(PROBES, 4 * math.ceil(MIN_PROBED_ROWS * ncells / m)))
-            near = torch.cdist(centroids, centroids).topk(most, largest=False).indices.cpu()
-            members = []
-            for g in range(ncells):
-                cells = near[g].numpy()
-                held = np.cumsum(sizes[cells])
-                count = max(min(PROBES, most), int(np.searchsorted(held, MIN_PROBED_ROWS)) + 1)
-                members.append(
-                    torch.cat([order[bounds[p] : bounds[p + 1]] for p in cells[:count].tolist()])
-                )
-            self._cells_state = (centroids, members)
+            self._cells_state = build_cells(faiss, r32, seed=self.seed, block_bytes=BLOCK_BYTES)
         return self._cells_state
 
     def _approximate(
@@ -512,10 +442,12 @@ class NeighborIndex:
         step = max(1, BLOCK_BYTES // (8 * d))
         cell = torch.cat(
             [
-                _nearest_centroid(torch.from_numpy(q).float().to(self.device), centroids)
+                nearest_centroid(
+                    torch.from_numpy(q).float().to(self.device), centroids, BLOCK_BYTES
+                )
                 for q in (
-                    (_rows64(x, slice(a, b), self.metric, scale=self.scale) - mean) * scale
-                    for a, b in _chunks(n, step)
+                    (rows64(x, slice(a, b), self.metric, scale=self.scale) - mean) * scale
+                    for a, b in chunks(n, step)
                 )
             ]
         ).cpu()
@@ -532,63 +464,16 @@ class NeighborIndex:
                 rows = None
                 usable = len(self) - exclude_self
             c = min(k + EXTRA, usable)
-            for a, b in _chunks(len(group), bs or 4096):
+            for a, b in chunks(len(group), bs or 4096):
                 q_rows = group[a:b]
-                q = _rows64(x, q_rows, self.metric, scale=self.scale)
+                q = rows64(x, q_rows, self.metric, scale=self.scale)
                 own = q_rows if exclude_self else None
                 cand, need = self._torch_candidates(q, k, c, own, rows)
                 width = int(min(c, max(k, need.max())))
-                out_d[q_rows], out_i[q_rows] = _rerank(
+                out_d[q_rows], out_i[q_rows] = rerank(
                     q, self.reference, cand[:, :width], k, self.metric, self.scale
                 )
         return out_d, out_i
-
-
-def _nearest_centroid(x: Any, centroids: Any) -> Any:
-    """Index of the nearest centroid of each row (one matrix product per chunk of rows)."""
-    import torch
-
-    cn = (centroids * centroids).sum(1)
-    step = max(1, BLOCK_BYTES // (4 * len(centroids)))
-    return torch.cat(
-        [
-            torch.addmm(cn[None], x[a:b], centroids.T, alpha=-2).argmin(1)
-            for a, b in _chunks(len(x), step)
-        ]
-    )
-
-
-def _own_columns(
-    own: np.ndarray, a: int, b: int, local: np.ndarray | None
-) -> tuple[np.ndarray, np.ndarray]:
-    """(query row, block column) of each query's own reference row inside block ``[a, b)``;
-    ``local`` maps block columns to reference positions when the search is restricted."""
-    if local is None:
-        hit = (own >= a) & (own < b)
-        return np.flatnonzero(hit), own[hit] - a
-    where = {int(r): j for j, r in enumerate(local[a:b])}
-    pairs = [(i, where[int(o)]) for i, o in enumerate(own) if int(o) in where]
-    rows, cols = zip(*pairs, strict=True) if pairs else ((), ())
-    return np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64)
-
-
-def _drop_own(
-    idx: np.ndarray, dist: np.ndarray | None, own: np.ndarray, c: int
-) -> tuple[np.ndarray, np.ndarray | None]:
-    """Drop each row's own index (or, when absent, its last candidate), keeping ``c``."""
-    hit = idx == own[:, None]
-    hit[~hit.any(axis=1), -1] = True
-    keep = ~hit
-    return idx[keep].reshape(len(idx), c), None if dist is None else dist[keep].reshape(-1, c)
-
-
-def _rerank(
-    q: np.ndarray, ref: np.ndarray, cand: np.ndarray, k: int, metric: str, scale: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """The k best candidates of each query by exact ``(distance, index)``."""
-    dist = _exact_distances(q, ref, cand, metric, scale)
-    order = np.lexsort((cand, dist), axis=1)[:, :k]
-    return np.take_along_axis(dist, order, 1), np.take_along_axis(cand, order, 1)
 
 
 def nearest_neighbors(

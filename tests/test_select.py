@@ -8,7 +8,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dataperf import select
+from dataperf import _kcenter, select
 from dataperf.select import (
     SELECTORS,
     badge,
@@ -95,8 +95,8 @@ def test_kcenter_low_dimensional_fallback_is_exact(monkeypatch):
     # In 2-D many points go stale at each step, so the lazy heap hands over to full updates.
     # float64: with 3000 points in the unit square, scores closer than float32 rounding occur.
     calls = []
-    real = select._eager_finish
-    monkeypatch.setattr(select, "_eager_finish", lambda *a: calls.append(1) or real(*a))
+    real = _kcenter._eager_finish
+    monkeypatch.setattr(_kcenter, "_eager_finish", lambda *a: calls.append(1) or real(*a))
     x = np.random.default_rng(2).uniform(size=(3000, 2))
     w = np.random.default_rng(3).uniform(0.5, 1.0, size=3000)
     got = kcenter_greedy(x, 300, device="cpu", dtype="float64")

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from dataperf._errors import InputValueError
+from dataperf._greedy import lazy_greedy
 from dataperf._validate import (
     check_bool,
     check_choice,
@@ -40,7 +41,7 @@ from dataperf._validate import (
     resolve_device,
 )
 from dataperf.neighbors import check_search, nearest_neighbors
-from dataperf.select import kcenter_greedy, lazy_greedy
+from dataperf.select import kcenter_greedy
 from dataperf.signals import Signals
 
 __all__ = ["METHODS", "el2n", "facility_location", "knn_similarity_graph", "select_subset"]
@@ -112,7 +113,7 @@ def facility_location(indices: np.ndarray, sims: np.ndarray, k: int) -> np.ndarr
     marginal gain, ties to the lowest index; when every gain is 0 (all items covered) the
     lowest remaining indices follow. Lazy evaluation: stale gains in a max-heap are upper
     bounds (the objective is submodular), so only the heap top is re-evaluated
-    (:func:`dataperf.select.lazy_greedy`). A gain is always summed in the same order, so
+    (:func:`dataperf._greedy.lazy_greedy`). A gain is always summed in the same order, so
     re-evaluated floats never exceed their stale bound and the result equals the plain
     greedy's.
 

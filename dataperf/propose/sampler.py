@@ -2,7 +2,7 @@
 
 The components live in :mod:`~dataperf.propose.hard`, :mod:`~dataperf.propose.labelable` and
 :mod:`~dataperf.propose.novel`; this module runs each pool search once, feeds the components,
-and picks with :func:`diverse_greedy` (on :func:`dataperf.select.lazy_greedy`). The design
+and picks with :func:`diverse_greedy` (on :func:`dataperf._greedy.lazy_greedy`). The design
 is described in :mod:`dataperf.propose`.
 """
 
@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from dataperf._errors import InputTypeError, InputValueError
+from dataperf._greedy import lazy_greedy
 from dataperf._validate import (
     check_choice,
     check_count,
@@ -42,7 +43,6 @@ from dataperf.propose.labelable import TYPICAL_LEVEL, combine, typicality_stats
 from dataperf.propose.novel import COPY_LEVEL, novelty_from_search, novelty_score
 from dataperf.propose.proposal import Proposal
 from dataperf.propose.space import Space, calibration_rows
-from dataperf.select import lazy_greedy
 from dataperf.signals import Signals
 
 __all__ = ["COMPONENTS", "HardnessSampler", "diverse_greedy"]
@@ -57,7 +57,7 @@ def diverse_greedy(
 
     ``rows(indices)`` gives the points of those candidates. The factor only shrinks as
     proposals are added, so a candidate's last computed score is an upper bound: the lazy
-    greedy (:func:`dataperf.select.lazy_greedy`) re-scores only candidates that could still
+    greedy (:func:`dataperf._greedy.lazy_greedy`) re-scores only candidates that could still
     win (exact result; ties go to the lowest index), and only their rows are ever read.
     ``radius <= 0``: the ``k`` largest values (ties to the lowest index).
 
