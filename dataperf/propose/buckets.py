@@ -4,6 +4,9 @@ The sampler scores every candidate once (``hard``, ``labelable``, ``novel`` and 
 :func:`assign_buckets` turns those scores into one reason per candidate, taking the first rule
 that holds, in this order:
 
+``already_answered``
+    Excluded by the caller: people answered it in an earlier round (labelled, or "cannot
+    tell"); never proposed again.
 ``already_covered``
     A near-copy of a current test item: ``novel < covered`` (default 0.5: nearer the test set
     than all but ~2.5% of genuinely new examples). Needs a test set.
@@ -42,6 +45,7 @@ from dataperf._validate import check_float
 __all__ = ["BUCKETS", "BucketRules", "assign_buckets"]
 
 BUCKETS: tuple[str, ...] = (
+    "already_answered",
     "already_covered",
     "unlabelable",
     "hard_but_ambiguous",
@@ -73,6 +77,8 @@ def assign_buckets(
     details: Mapping[str, np.ndarray],
     picked: np.ndarray,
     rules: BucketRules = BucketRules(),
+    *,
+    excluded: np.ndarray | None = None,
 ) -> tuple[np.ndarray, str]:
     """One bucket per candidate, and which ambiguity rule was used.
 
@@ -86,6 +92,8 @@ def assign_buckets(
     picked : (k,) int array
         The proposed positions.
     rules : BucketRules
+    excluded : (N,) bool array, optional
+        Candidates the caller excluded (``already_answered``).
 
     Returns
     -------
@@ -102,8 +110,9 @@ def assign_buckets(
     ambiguous, ambiguity = _ambiguous(details, n, rules)
     chosen = np.zeros(n, dtype=bool)
     chosen[np.asarray(picked, dtype=np.int64)] = True
-    conditions = [covered, unlabelable, hard & ambiguous, chosen, hard]
-    buckets = np.select(conditions, BUCKETS[:5], default=BUCKETS[5])
+    answered = np.zeros(n, dtype=bool) if excluded is None else np.asarray(excluded, dtype=bool)
+    conditions = [answered, covered, unlabelable, hard & ambiguous, chosen, hard]
+    buckets = np.select(conditions, BUCKETS[:6], default=BUCKETS[6])
     return buckets.astype(f"<U{max(map(len, BUCKETS))}"), ambiguity
 
 

@@ -21,7 +21,7 @@ from dataperf._errors import InputValueError
 from dataperf._files import atomic_file, atomic_write_text, check_output_file
 from dataperf._validate import check_count, check_position
 
-__all__ = ["Proposal"]
+__all__ = ["Proposal", "load_image"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -173,7 +173,7 @@ class Proposal:
         check_count(columns, 10**6, "columns", what="allowed columns")
         tiles, captions = [], []
         for r, i in enumerate(self.indices):
-            tiles.append(_load_image(images[int(i)]))
+            tiles.append(load_image(images[int(i)], fix=_NO_SHEET))
             c = int(self.details["prediction"][i])
             name = self.class_names[c] if self.class_names else f"class {c}"
             captions.append(f"#{r + 1} {name[:10]} {self.details['confidence'][i]:.0%}")
@@ -182,7 +182,13 @@ class Proposal:
         return save_grid(rows, path, captions=caps)
 
 
-def _load_image(item: Any) -> Any:
+_NO_SHEET = "replace or remove the file, or write no contact sheet (--no-sheet)"
+
+
+def load_image(item: Any, *, fix: str = "replace or remove the file") -> Any:
+    """One image from an element of a pool: an ``(image, label, ...)`` tuple gives its image,
+    a file path is read (RGB); other images (arrays, tensors, PIL) pass through. An unreadable
+    file is an InputValueError that names it and ``fix``."""
     if isinstance(item, (tuple, list)):
         item = item[0]
     if isinstance(item, (str, Path)):
@@ -192,8 +198,5 @@ def _load_image(item: Any) -> Any:
             with Image.open(item) as img:
                 return np.asarray(img.convert("RGB"))
         except (Image.DecompressionBombError, UnidentifiedImageError, OSError, ValueError) as err:
-            raise InputValueError(
-                f"cannot read image {item} for the contact sheet: {err}. Fix: replace or "
-                "remove the file, or write no contact sheet (--no-sheet)."
-            ) from None
+            raise InputValueError(f"cannot read image {item}: {err}. Fix: {fix}.") from None
     return item

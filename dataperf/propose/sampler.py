@@ -176,14 +176,21 @@ class HardnessSampler:
             )
 
     def propose(
-        self, pool: Signals, *, test: Signals | None = None, train: Signals | None = None
+        self,
+        pool: Signals,
+        *,
+        test: Signals | None = None,
+        train: Signals | None = None,
+        exclude: Any = None,
     ) -> Proposal:
         """Score the ``pool`` and pick ``k`` proposals; labels of the pool are not needed.
 
         ``test``: the current test set (labels used to calibrate the model's confidence;
         embeddings for novelty and typicality). ``train``: the training set (embeddings define
         what typical data looks like). Either may be None; without both, typicality is
-        judged within the pool itself.
+        judged within the pool itself. ``exclude``: pool ids never to propose, e.g. those
+        people already answered (:func:`dataperf.propose.labels.answered_ids`); they are
+        still scored, in the bucket ``already_answered``.
         """
         pool = _check_signals(pool, "pool", pool_dims=None)
         dims = (len(pool), pool.num_classes, pool.embeddings.shape[1])
@@ -192,7 +199,9 @@ class HardnessSampler:
         if train is not None:
             train = _check_signals(train, "train", pool_dims=dims)
         n = len(pool)
-        k = check_count(self.k, n, "k", what="pool items")
+        excluded = excluded_mask(pool, exclude)
+        what = "pool items not excluded" if excluded.any() else "pool items"
+        k = check_count(self.k, n - int(excluded.sum()), "k", what=what)
 
         space = Space(self.metric, self.search, resolve_device(self.device), self.seed)
         space.add("pool", pool.embeddings)
@@ -253,14 +262,19 @@ class HardnessSampler:
         w = self.weights
         total = hard ** w["hard"] * labelable ** w["labelable"] * novel ** w["novel"]
         rows = functools.partial(space.rows, "pool")
-        indices = diverse_greedy(rows, total, k, self.diversity * spacing)
+        kept = np.flatnonzero(~excluded)
+        indices = kept[
+            diverse_greedy(lambda i: rows(kept[i]), total[kept], k, self.diversity * spacing)
+        ]
         top2 = np.take_along_axis(pool.probs, top_classes(pool.probs, 2), axis=1)
         details["prediction"] = pool.probs.argmax(axis=1)
         details["confidence"] = top2[:, 0]
         if top2.shape[1] > 1:
             details["margin"] = top2[:, 0] - top2[:, 1]
         scores = {"hard": hard, "labelable": labelable, "novel": novel, "total": total}
-        buckets, ambiguity = assign_buckets(scores, details, indices, self.bucket_rules)
+        buckets, ambiguity = assign_buckets(
+            scores, details, indices, self.bucket_rules, excluded=excluded
+        )
         return Proposal(
             indices=indices,
             ids=pool[indices].ids,
@@ -270,6 +284,8 @@ class HardnessSampler:
             class_names=_class_names(pool, test, train),
             settings={
                 "k": k,
+                "pool_size": n,
+                "num_classes": int(pool.num_classes),
                 "weights": dict(w),
                 "diversity": float(self.diversity),
                 "radius": float(self.diversity * spacing),
@@ -368,6 +384,19 @@ def _fingerprints(pool: Signals, test: Signals) -> tuple[np.ndarray, np.ndarray]
     if a is None or b is None or a.shape[1:] != b.shape[1:]:
         return None
     return check_embeddings(a, "pool fingerprint"), check_embeddings(b, "test fingerprint")
+
+
+def excluded_mask(pool: Signals, exclude: Any) -> np.ndarray:
+    """(N,) bool: the pool items whose id is in ``exclude`` (ids as str or int)."""
+    if exclude is None:
+        return np.zeros(len(pool), dtype=bool)
+    if isinstance(exclude, (str, bytes)) or not hasattr(exclude, "__iter__"):
+        raise InputTypeError(f"exclude must be a sequence of pool ids; got {describe(exclude)}.")
+    wanted = {i.item() if hasattr(i, "item") else i for i in exclude}
+    ids = pool.ids
+    return np.fromiter(
+        ((i.item() if hasattr(i, "item") else str(i)) in wanted for i in ids), bool, len(ids)
+    )
 
 
 def _warn_unlabelled_test(train_labelled: bool) -> None:
