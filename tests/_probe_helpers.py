@@ -2,8 +2,8 @@
 
 Everything here is importable by name, so that a ``dataperf probe`` subprocess (``--model
 _probe_helpers:net --data _probe_helpers:slow_pool``) and processes spawned by
-torch.multiprocessing can use it. ``conftest.py`` puts this folder on ``sys.path``; the CLI
-tests pass it on through ``PYTHONPATH``.
+torch.multiprocessing can use it. pyproject.toml's ``pythonpath = ["tests"]`` puts this folder
+on ``sys.path`` for every test folder; the CLI tests pass it on through ``PYTHONPATH``.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Module-level datasets and transforms for tests whose DataLoader workers are spawned.
 
 A spawned worker unpickles the dataset, so everything in it must be importable by name in a
-fresh interpreter: no lambdas, no classes defined inside test functions. ``conftest.py`` puts
-this folder on ``sys.path``, which spawned workers inherit.
+fresh interpreter: no lambdas, no classes defined inside test functions. pyproject.toml's
+``pythonpath = ["tests"]`` puts this folder on ``sys.path``, which spawned workers inherit.
 """
 
 from __future__ import annotations

@@ -6,19 +6,17 @@ import importlib
 import os
 import sys
 import types
-from pathlib import Path
 
 import pytest
 
 # albumentations checks PyPI for updates at import unless this is set; the tests run offline.
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 
-# Helper modules in tests/ (e.g. _spawn_helpers) must be importable by name, also inside
-# DataLoader workers started with the "spawn" method, which inherit sys.path. This holds
-# whatever pytest import mode is used.
-_TESTS = str(Path(__file__).resolve().parent)
-if _TESTS not in sys.path:
-    sys.path.insert(0, _TESTS)
+# The helper modules in tests/ (_paths, _spawn_helpers, _probe_helpers, _cli_models) are imported
+# by name from every test folder: pyproject.toml's `pythonpath = ["tests"]` puts this folder on
+# sys.path before collection, whatever the import mode, and DataLoader workers started with the
+# "spawn" method inherit sys.path. Subprocesses do not: tests that start one pass the folder on
+# through PYTHONPATH (see _paths.TESTS).
 
 
 @pytest.fixture

@@ -10,17 +10,15 @@ import sys
 import textwrap
 import warnings
 import zipfile
-from pathlib import Path
 
 import numpy as np
 import pytest
+from _paths import ROOT
 from _probe_helpers import FIELDS, assert_identical
 
 from dataperf import signals as signals_module
 from dataperf._store import PathIds, check_output_dir, load_npz
 from dataperf.signals import Signals
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def make(n: int = 6, k: int = 3, seed: int = 0, **kwargs) -> Signals:

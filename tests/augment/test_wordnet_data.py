@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from _paths import ROOT
 
 from dataperf import _wordnet
 from dataperf._wordnet import MissingResourceError
@@ -17,8 +18,6 @@ needs_wordnet = pytest.mark.skipif(
     _wordnet.wordnet_source() is None,
     reason="needs WordNet 3.0: apt-get install wordnet-base wordnet-sense-index",
 )
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
@@ -121,7 +120,7 @@ def test_concurrent_processes_provision_one_complete_copy(data_dir):
     procs = [
         subprocess.Popen(
             [sys.executable, "-c", code],
-            cwd=REPO,
+            cwd=ROOT,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import torch
 from _cli_models import TinyNet, WideNet, feature_net, tiny_net
+from _paths import ROOT, TESTS
 
 from dataperf import cli
 from dataperf._loading import ImageFiles, load_data, read_image
@@ -21,8 +22,7 @@ from dataperf._models import load_model
 from dataperf._specs import SpecError
 from dataperf.signals import Signals
 
-ROOT = Path(__file__).resolve().parents[1]
-MODELS = Path(__file__).resolve().parent / "_cli_models.py"
+MODELS = TESTS / "_cli_models.py"
 SCRIPT = ROOT / "scripts" / "propose_hard_examples.py"
 QUIET = ["--no-progress"]
 

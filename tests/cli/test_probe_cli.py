@@ -12,14 +12,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _paths import ROOT, TESTS
 from _probe_helpers import assert_identical
 
 from dataperf import cli
 from dataperf.cli.propose import is_signals_dir
 from dataperf.signals import Signals
 
-TESTS = Path(__file__).resolve().parent
-ROOT = TESTS.parent
 ENV = {
     **os.environ,
     "PYTHONPATH": os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")])),

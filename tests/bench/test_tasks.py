@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+from _paths import ROOT
 
 from dataperf import cli
 from dataperf.bench import TASKS, TaskResult, debugging_task, proposal_task, selection_task
@@ -336,11 +337,9 @@ def test_cli_bench_rejects_zero_seeds(capsys):
 def test_readme_lists_the_registry():
     """The README's method tables are registry.markdown(), verbatim (regenerate with
     `python -c "from dataperf.bench.registry import markdown; print(markdown())"`)."""
-    from pathlib import Path
-
     from dataperf.bench.registry import markdown
 
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
     block = readme.split("<!-- bench-methods:start -->\n", 1)[1].split("\n<!-- bench-methods:end")[
         0
     ]

@@ -11,10 +11,10 @@ import random
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
+from _paths import ROOT
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -34,7 +34,6 @@ from dataperf.text import (
     WordSwap,
 )
 
-REPO = Path(__file__).resolve().parents[1]
 HAS_WORDNET = _wordnet.wordnet_source() is not None
 needs_wordnet = pytest.mark.skipif(
     not HAS_WORDNET, reason="needs WordNet 3.0: apt-get install wordnet-base wordnet-sense-index"
@@ -473,11 +472,11 @@ def test_provisioned_table_in_the_prefix_is_used_without_nltk(tmp_path):
         "out = SynonymReplace(1.0)('A big car.', np.random.default_rng(0)); "
         "print(out, 'nltk' in sys.modules)"
     )
-    env = {**os.environ, "HOME": str(tmp_path / "home"), "PYTHONPATH": str(REPO)}
+    env = {**os.environ, "HOME": str(tmp_path / "home"), "PYTHONPATH": str(ROOT)}
     env.pop("DATAPERF_DATA_DIR", None)
     env.pop("XDG_CACHE_HOME", None)
     out = subprocess.run(
-        [sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, check=True
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True
     )
     assert out.stdout.split()[-1] == "False" and out.stdout.split()[1] != "big"
     assert "building" not in out.stderr
@@ -549,6 +548,6 @@ def test_importing_dataperf_text_is_light():
         "print(sorted(m for m in ('torch', 'textattack', 'nltk', 'sklearn') if m in sys.modules))"
     )
     out = subprocess.run(
-        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == "[]"

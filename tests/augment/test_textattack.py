@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _paths import ROOT
 
 from dataperf import _wordnet
 from dataperf.augment import textattack_adapter as adapter
@@ -29,7 +30,6 @@ from dataperf.augment.textattack_adapter import (
 )
 from dataperf.text import MissingResourceError
 
-REPO = Path(__file__).resolve().parents[1]
 TEXT = "The quick brown fox jumps over the lazy dog near the old stone bridge."
 HAS_WORDNET = _wordnet.wordnet_source() is not None
 needs_wordnet = pytest.mark.skipif(
@@ -160,7 +160,7 @@ def test_plain_recipes_repeat_in_another_process_with_another_hash_seed(textatta
     )
     env = {**os.environ, "PYTHONHASHSEED": "12345"}
     out = subprocess.run(
-        [sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=300
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
     )
     assert out.returncode == 0, out.stderr
     here = [
@@ -282,7 +282,7 @@ def test_refusal_imports_nothing_heavy():
         "print(sorted(m for m in ('textattack', 'torch', 'transformers') if m in sys.modules))\n"
     )
     out = subprocess.run(
-        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
@@ -356,7 +356,7 @@ def test_is_textattack_augmenter(textattack):
         "print(is_textattack_augmenter(object()), 'textattack' in sys.modules)\n"
     )
     out = subprocess.run(
-        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
     )
     assert out.stdout.split() == ["False", "False"]
 
@@ -404,7 +404,7 @@ def test_textattack_imported_directly_works_offline_in_a_fresh_home(tmp_path):
         for k, v in os.environ.items()
         if not k.startswith(("DATAPERF_", "NLTK_", "XDG_", "TA_"))
     }
-    env.update(HOME=str(home), PYTHONPATH=str(REPO), HF_HUB_OFFLINE="1")
+    env.update(HOME=str(home), PYTHONPATH=str(ROOT), HF_HUB_OFFLINE="1")
     out = subprocess.run(
         [str(python), "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True
     )

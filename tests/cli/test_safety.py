@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _paths import ROOT
 from PIL import Image
 
 from dataperf import InputValueError, MissingResourceError, cli
@@ -23,7 +24,6 @@ from dataperf._term import escape, escaping_showwarning
 from dataperf.signals import Signals
 from dataperf.viz import confine_paths
 
-ROOT = Path(__file__).resolve().parents[1]
 HEAVY = ("torch", "torchvision", "albumentations", "textattack", "sklearn")
 
 
