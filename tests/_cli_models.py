@@ -5,6 +5,8 @@ Inputs are 3 x 8 x 8 images; there are 3 classes.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import torch
 from torch import nn
@@ -80,3 +82,17 @@ def tensor_pool():
     return torch.utils.data.TensorDataset(
         torch.rand(10, 3, 8, 8, generator=g), torch.arange(10) % 3
     )
+
+
+def write_pngs(folder: Path, n: int, seed: int, *, size: int = 8) -> list[Path]:
+    """Write ``n`` random RGB PNGs of ``size`` px into ``folder``; return their paths."""
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    paths = []
+    for i in range(n):
+        path = folder / f"img_{i:02d}.png"
+        Image.fromarray(rng.integers(0, 256, (size, size, 3), dtype=np.uint8)).save(path)
+        paths.append(path)
+    return paths

@@ -7,6 +7,7 @@ and ``DESCRIPTION``:
   computations are in :mod:`dataperf.demo`; the command prints and writes).
 - :mod:`dataperf.cli.probe`: run a model once over data; save its Signals (resumable, torchrun).
 - :mod:`dataperf.cli.propose`: propose hard, labelable, novel new test examples from a pool.
+- :mod:`dataperf.cli.labels`: read people's answers to the proposals, print the yield.
 - :mod:`dataperf.cli.bench`: compare data-centric methods on a DataPerf-style task.
 
 :mod:`dataperf.cli.common` holds what they share: argument types, the model and data option
@@ -28,13 +29,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from dataperf._errors import InputError
-from dataperf.cli import bench, demo, probe, propose
+from dataperf.cli import bench, demo, labels, probe, propose
 from dataperf.cli.bench import bench_methods
 from dataperf.cli.propose import add_propose_arguments
 
 __all__ = ["add_propose_arguments", "bench_methods", "build_parser", "main", "run_parsed"]
 
-COMMANDS = (demo, probe, propose, bench)
+COMMANDS = (demo, probe, propose, labels, bench)
 """The command modules, in the order ``dataperf --help`` lists them."""
 
 

@@ -155,6 +155,46 @@ def add_propose_arguments(parser: argparse.ArgumentParser, *, model_required: bo
         metavar="N",
         help="proposals to print with their explanation (default 5)",
     )
+    labelling = parser.add_argument_group(
+        "labelling",
+        "Hand the proposals to people and fold their answers back: export for Label Studio "
+        "(or a CSV), then `dataperf labels` prints the yield, and --labelled grows the test "
+        "set in the next round.",
+    )
+    labelling.add_argument(
+        "--label-studio",
+        metavar="FILE.json",
+        help="write Label Studio tasks (image, pool id, rank, bucket, the model's prediction as "
+        "a pre-annotation and the explanation) and the labelling config <stem>_config.xml "
+        "(the class names and 'cannot tell'); pools given as arrays export their images to "
+        "<stem>_images/",
+    )
+    labelling.add_argument(
+        "--label-csv",
+        metavar="FILE.csv",
+        help="write id,image,label rows with label empty, for any other labelling tool: fill "
+        "in a class name or 'cannot tell'",
+    )
+    labelling.add_argument(
+        "--blind",
+        action="store_true",
+        help="export no prediction, pre-annotation or explanation (they anchor annotators)",
+    )
+    labelling.add_argument(
+        "--url-prefix",
+        metavar="URL",
+        help="prefix of each image reference, followed by the image's path under --image-root "
+        "(default for Label Studio: /data/local-files/?d= , its local file serving with "
+        "LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT=<image root>; for the CSV: none)",
+    )
+    labelling.add_argument(
+        "--labelled",
+        action="append",
+        metavar="FILE",
+        help="answers of an earlier round (a Label Studio JSON export, or a CSV with id,label "
+        "such as `dataperf labels --out`); repeatable. Items labelled with confidence join "
+        "the test set; every answered item (labelled or 'cannot tell') is never proposed again",
+    )
     add_model_options(parser, required=model_required)
     add_data_options(parser)
     parser.set_defaults(run=run)
@@ -297,6 +337,78 @@ def _saved_signals(signals: Any, name: str, spec: str, args: argparse.Namespace)
     return signals
 
 
+def _fold_back(files: list[str], signals: dict[str, Any]) -> tuple[Any, list[Any]]:
+    """The test set grown by the answers in ``files``, and every answered pool id."""
+    from dataperf.propose.label_studio import class_choices
+    from dataperf.propose.labels import answered_ids, grow_test_set, read_labels
+
+    pool, test = signals["pool"], signals.get("test")
+    named = [s.meta["classes"] for s in signals.values() if isinstance(s.meta.get("classes"), list)]
+    choices = class_choices(named[0] if named else None, pool.num_classes)
+    exclude: list[Any] = []
+    for path in files:
+        labels = read_labels(path)
+        allowed = {*choices, "cannot tell", None}
+        renamed = sorted({a for a in labels.answers if a not in allowed})
+        if renamed:
+            raise InputValueError(
+                f"--labelled {path}: label(s) {renamed} are not classes of the model "
+                f"({choices}) or 'cannot tell'. Fix: name the classes with --classes, or map "
+                "the renamed labels back in the file."
+            )
+        before = 0 if test is None else len(test)
+        test = grow_test_set(test, pool, labels, choices)
+        exclude += answered_ids(labels)
+        print(
+            f"--labelled {path}: {len(test) - before} labelled item(s) join the test set; "
+            f"{len(answered_ids(labels))} answered item(s) will not be proposed again",
+            file=sys.stderr,
+        )
+    return test, exclude
+
+
+def _write_labelling(args: argparse.Namespace, pool: Any, proposal: Any) -> list[Path]:
+    """The Label Studio tasks + config and the CSV to fill, when asked for."""
+    from dataperf._files import os_errors
+    from dataperf._loading import ArrayDataset, ImageFiles
+    from dataperf.propose.label_studio import LOCAL_FILES, export_csv, export_label_studio
+    from dataperf.signals import Signals
+
+    if not (args.label_studio or args.label_csv):
+        return []
+    images, root = None, args.image_root
+    if isinstance(pool, ArrayDataset):
+        images = pool.array if pool.array.ndim in (3, 4) else None
+    elif isinstance(pool, ImageFiles):
+        root = root or args.pool  # ids are the files' paths: serve the pool folder
+    elif not isinstance(pool, Signals):
+        images = pool  # a Dataset from module:function: its items hold the images
+    written = []
+    if args.label_studio:
+        prefix = LOCAL_FILES if args.url_prefix is None else args.url_prefix
+        with os_errors(f"--label-studio {args.label_studio}"):
+            written += export_label_studio(
+                proposal,
+                args.label_studio,
+                images=images,
+                image_root=root,
+                url_prefix=prefix,
+                blind=args.blind,
+            )
+    if args.label_csv:
+        with os_errors(f"--label-csv {args.label_csv}"):
+            written.append(
+                export_csv(
+                    proposal,
+                    args.label_csv,
+                    images=images,
+                    image_root=root,
+                    url_prefix=args.url_prefix or "",
+                )
+            )
+    return written
+
+
 def run(args: argparse.Namespace) -> int:
     """``dataperf propose``: pick k hard, labelable, novel pool items and write them out."""
     from dataperf._files import os_errors
@@ -330,8 +442,11 @@ def run(args: argparse.Namespace) -> int:
             with os_errors(f"--save-signals {args.save_signals}"):
                 folder = signals[name].save(Path(args.save_signals) / name)
             print(f"saved {name} Signals -> {folder}/", file=sys.stderr)
+    exclude = None
+    if args.labelled:
+        signals["test"], exclude = _fold_back(args.labelled, signals)
     proposal = sampler.propose(
-        signals["pool"], test=signals.get("test"), train=signals.get("train")
+        signals["pool"], test=signals.get("test"), train=signals.get("train"), exclude=exclude
     )
     with os_errors(f"--out {args.out}"):
         written = [proposal.to_jsonl(args.out)]
@@ -341,6 +456,7 @@ def run(args: argparse.Namespace) -> int:
     sheet = _write_sheet(args, resolved["pool"], signals["pool"], proposal)
     if sheet is not None:
         written.append(sheet)
+    written += _write_labelling(args, resolved["pool"], proposal)
     used = ", ".join(f"{n}: {len(s)} items" for n, s in signals.items() if n != "pool")
     shown = min(args.show, len(proposal))
     print(

@@ -43,6 +43,7 @@ __all__ = [
     "CANNOT_TELL",
     "LOCAL_FILES",
     "class_choices",
+    "proposal_choices",
     "export_csv",
     "export_label_studio",
     "label_config",
@@ -55,21 +56,27 @@ LOCAL_FILES = "/data/local-files/?d="
 """Label Studio's URL prefix for files under ``LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT``."""
 
 
-def class_choices(proposal: Proposal) -> list[str]:
-    """The class choices shown to annotators: the class names, else ``class 0``, ``class 1``..."""
+def class_choices(names: Sequence[str] | None, num_classes: int) -> list[str]:
+    """The class choices shown to annotators: the class names, else ``class 0``, ``class 1``...
+    (as :meth:`Proposal.records` names predictions)."""
+    choices = [str(c) for c in names] if names else [f"class {c}" for c in range(num_classes)]
+    if CANNOT_TELL in choices:
+        raise InputValueError(
+            f"a class is named {CANNOT_TELL!r}, the choice kept for items a person cannot "
+            "label. Fix: rename that class (--classes / meta['classes'])."
+        )
+    return choices
+
+
+def proposal_choices(proposal: Proposal) -> list[str]:
+    """:func:`class_choices` of a Proposal (its class names, else its number of classes)."""
     k = proposal.settings.get("num_classes")
     if proposal.class_names is None and k is None:
         raise InputValueError(
             "this Proposal knows neither its class names nor its number of classes. Fix: "
             "propose with HardnessSampler (it records both)."
         )
-    names = proposal.class_names or [f"class {c}" for c in range(int(k))]
-    if CANNOT_TELL in names:
-        raise InputValueError(
-            f"a class is named {CANNOT_TELL!r}, the choice kept for items a person cannot "
-            "label. Fix: rename that class (--classes / meta['classes'])."
-        )
-    return list(names)
+    return class_choices(proposal.class_names, int(k or 0))
 
 
 def label_config(choices: Sequence[str], *, blind: bool = False) -> str:
@@ -190,7 +197,7 @@ def export_label_studio(
     if not isinstance(url_prefix, str):
         raise InputTypeError(f"url_prefix must be a str; got {describe(url_prefix)}.")
     path = check_output_file(path)
-    choices = class_choices(proposal)
+    choices = proposal_choices(proposal)
     images_dir = path.with_name(f"{path.stem}_images")
     refs = _image_refs(proposal, images, image_root, url_prefix, images_dir)
     tasks = []

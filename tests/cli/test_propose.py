@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from _cli_models import TinyNet, WideNet, feature_net, tiny_net
+from _cli_models import TinyNet, WideNet, tiny_net, write_pngs
 from _paths import ROOT, TESTS
 
 from dataperf import cli
@@ -25,49 +25,6 @@ from dataperf.signals import Signals
 MODELS = TESTS / "_cli_models.py"
 SCRIPT = ROOT / "scripts" / "propose_hard_examples.py"
 QUIET = ["--no-progress"]
-
-
-# --------------------------------------------------------------------------- fixtures
-def _write_pngs(folder: Path, n: int, seed: int, *, size: int = 8) -> list[Path]:
-    from PIL import Image
-
-    folder.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
-    paths = []
-    for i in range(n):
-        path = folder / f"img_{i:02d}.png"
-        Image.fromarray(rng.integers(0, 256, (size, size, 3), dtype=np.uint8)).save(path)
-        paths.append(path)
-    return paths
-
-
-@pytest.fixture
-def files(tmp_path):
-    """Tiny model files and data: an ImageFolder test set, a flat pool, .npy arrays."""
-    model = tiny_net()
-    ts = tmp_path / "model.ts"
-    torch.jit.script(feature_net()).save(str(ts))  # forward returns (logits, features)
-    weights = tmp_path / "weights.pt"
-    torch.save(model.state_dict(), weights)
-    test = tmp_path / "test"
-    for c, name in enumerate(["cat", "dog", "fox"]):
-        _write_pngs(test / name, 4, seed=c)
-    pool = tmp_path / "pool"
-    _write_pngs(pool, 12, seed=10)
-    rng = np.random.default_rng(3)
-    images = tmp_path / "images.npy"
-    np.save(images, rng.integers(0, 256, (9, 8, 8, 3), dtype=np.uint8))  # (N, H, W, C)
-    labels = tmp_path / "labels.npy"
-    np.save(labels, np.arange(9) % 3)
-    return {
-        "ts": ts,
-        "weights": weights,
-        "test": test,
-        "pool": pool,
-        "npy": images,
-        "labels": labels,
-        "tmp": tmp_path,
-    }
 
 
 def _run(argv, capsys):
@@ -275,8 +232,8 @@ def _bad_cases(files):
     broken.mkdir()
     (broken / "a.png").write_text("not really a png")
     mixed = tmp / "mixed"
-    _write_pngs(mixed / "small", 2, seed=0, size=8)
-    _write_pngs(mixed / "large", 2, seed=1, size=10)
+    write_pngs(mixed / "small", 2, seed=0, size=8)
+    write_pngs(mixed / "large", 2, seed=1, size=10)
     features = tmp / "features.npy"  # (N, D) vectors, not images
     np.save(features, np.random.default_rng(0).random((6, 3 * 8 * 8), dtype=np.float32))
     table = tmp / "data.csv"

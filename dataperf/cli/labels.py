@@ -1,0 +1,149 @@
+"""``dataperf labels``: read people's answers to the proposals, print the yield, save the labels.
+
+The answers are a Label Studio JSON export of the tasks that ``dataperf propose
+--label-studio`` wrote, or the CSV of ``--label-csv`` filled in. They are matched to the
+proposals (``--proposals``, the JSON lines of ``dataperf propose --out``) by pool id; the yield
+and the answers per status are printed, and the labels written as CSV for the next round
+(``dataperf propose --labelled``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from dataperf._errors import InputValueError
+from dataperf._term import escape
+
+HELP = "read the answers to the proposals, print the yield, save the labels"
+DESCRIPTION = (
+    "dataperf labels reads what people answered to the proposals (a Label Studio JSON export, "
+    "or dataperf's CSV filled in), checks that the answers match the proposals, prints the "
+    "yield (the share of answered proposals that a person labelled with confidence and the "
+    "model got wrong) and writes the labels for the next round of `dataperf propose "
+    "--labelled`."
+)
+
+
+def add_parser(commands: Any) -> None:
+    """Add ``labels`` to the sub-command parsers ``commands``."""
+    p = commands.add_parser("labels", help=HELP, description=DESCRIPTION)
+    p.add_argument(
+        "answers",
+        metavar="ANSWERS",
+        help="a Label Studio JSON export (.json) or a CSV with id,label columns (.csv)",
+    )
+    p.add_argument(
+        "--proposals",
+        required=True,
+        metavar="FILE.jsonl",
+        help="the proposals these answers are for (dataperf propose --out)",
+    )
+    p.add_argument(
+        "--classes",
+        metavar="NAMES",
+        help="the class names, in the model's order (comma list, text file or JSON list), "
+        "to check the answers against; default: the labelling config next to a Label Studio "
+        "export's tasks is not known here, so the classes the proposals predict are used",
+    )
+    p.add_argument(
+        "--out",
+        metavar="FILE.csv",
+        help="write the labels (id,label,status,votes,agreement) here, for `dataperf propose "
+        "--labelled` (default: <ANSWERS stem>_labels.csv next to ANSWERS)",
+    )
+    p.add_argument("--json", metavar="FILE", help="also write the yield summary as JSON")
+    p.set_defaults(run=run)
+
+
+def _read_proposals(path: str) -> list[dict[str, Any]]:
+    records = []
+    try:
+        with open(path, encoding="utf-8") as f:
+            for n, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
+                record = json.loads(line)
+                if not isinstance(record, dict) or not {"id", "prediction"} <= set(record):
+                    raise InputValueError(
+                        f"--proposals {path}: line {n} is not a proposal record (it needs id "
+                        "and prediction). Fix: pass the JSON lines of dataperf propose --out."
+                    )
+                records.append(record)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise InputValueError(
+            f"--proposals {path}: cannot read it ({err}). Fix: pass the JSON lines of "
+            "dataperf propose --out."
+        ) from None
+    if not records:
+        raise InputValueError(f"--proposals {path} holds no proposal.")
+    return records
+
+
+def _choices(args: argparse.Namespace, records: list[dict[str, Any]]) -> list[str]:
+    from dataperf._loading import parse_classes
+
+    if args.classes is not None:
+        return [str(c) for c in parse_classes(args.classes)]
+    shown = {
+        r["prediction"] if isinstance(r["prediction"], str) else f"class {r['prediction']}"
+        for r in records
+    }
+    return sorted(shown)
+
+
+def _rate(entry: dict[str, Any]) -> str:
+    if not entry["n"]:
+        return "no answered proposal"
+    return (
+        f"{entry['value']:.0%} ({entry['hits']} of {entry['n']}; 95% interval "
+        f"{entry['low']:.0%}-{entry['high']:.0%})"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """``dataperf labels``: check the answers, print the yield, write the labels."""
+    from dataperf._files import atomic_write_text, os_errors
+    from dataperf.propose.labels import check_alignment, read_labels, yield_summary
+
+    records = _read_proposals(args.proposals)
+    labels = read_labels(args.answers)
+    choices = _choices(args, records)
+    try:
+        check_alignment(labels, records, choices)
+    except InputValueError as err:
+        if args.classes is None and "not classes of the model" in str(err):
+            raise InputValueError(
+                f"{err} If they are classes the model never predicted among these proposals, "
+                "pass --classes with every class name."
+            ) from None
+        raise
+    summary = yield_summary(labels, records)
+    counts = ", ".join(f"{n} {s.replace('_', ' ')}" for s, n in summary["counts"].items())
+    print(f"{len(labels)} proposals: {counts}")
+    agreement = summary["agreement"]
+    if agreement["annotations"]:
+        print(
+            f"{agreement['annotations']} annotations; mean agreement with the majority "
+            f"{agreement['mean']:.0%}; {agreement['items_with_disagreement']} item(s) with "
+            "disagreement"
+        )
+    print(f"yield: {_rate(summary['yield'])}")
+    for name, entry in summary["per_class"].items():
+        print(f"  predicted {escape(name, newlines=False)}: {_rate(entry)}")
+    out = (
+        Path(args.out)
+        if args.out
+        else Path(args.answers).with_name(f"{Path(args.answers).stem}_labels.csv")
+    )
+    with os_errors(f"--out {out}"):
+        written = [labels.to_csv(out)]
+    if args.json:
+        with os_errors(f"--json {args.json}"):
+            atomic_write_text(Path(args.json), json.dumps(summary, indent=2) + "\n")
+            written.append(Path(args.json))
+    print("wrote " + ", ".join(escape(p) for p in written), file=sys.stderr)
+    return 0

@@ -1,0 +1,98 @@
+"""`dataperf propose --label-studio/--label-csv/--labelled` and `dataperf labels`: one round."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+from dataperf import cli
+
+QUIET = ["--no-progress"]
+
+
+def _run(argv, capsys):
+    code = cli.main([str(a) for a in argv])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def _annotate(tasks, answers):
+    for task, answer in zip(tasks, answers, strict=False):
+        task["annotations"] = [
+            {
+                "was_cancelled": False,
+                "result": [
+                    {
+                        "from_name": "label",
+                        "to_name": "image",
+                        "type": "choices",
+                        "value": {"choices": [answer]},
+                    }
+                ],
+            }
+        ]
+
+
+def test_a_full_round_from_image_folders(files, capsys):
+    tmp = files["tmp"]
+    base = ["propose", "--pool", files["pool"], "--test", files["test"], "--model", files["ts"]]
+    argv = [*base, "--k", "5", "--out", tmp / "r1" / "proposals.jsonl", *QUIET]
+    argv += ["--label-studio", tmp / "r1" / "tasks.json", "--label-csv", tmp / "r1" / "todo.csv"]
+    argv += ["--save-signals", tmp / "signals"]
+    code, stdout, err = _run(argv, capsys)
+    assert code == 0, err
+    tasks = json.loads((tmp / "r1" / "tasks.json").read_text())
+    config = (tmp / "r1" / "tasks_config.xml").read_text()
+    assert len(tasks) == 5 and 'value="cannot tell"' in config and 'value="fox"' in config
+    # the ids are the pool's file paths; served from the pool folder by default
+    assert all(t["data"]["image"].startswith("/data/local-files/?d=img_") for t in tasks)
+    with (tmp / "r1" / "todo.csv").open() as f:
+        assert [r["id"] for r in csv.DictReader(f)] == [t["data"]["dataperf_id"] for t in tasks]
+    records = [json.loads(line) for line in (tmp / "r1" / "proposals.jsonl").open()]
+    # people answer: two labels (one the prediction, one another class), one cannot tell
+    other = next(c for c in ("cat", "dog", "fox") if c != records[1]["prediction"])
+    _annotate(tasks, [records[0]["prediction"], other, "cannot tell"])
+    export = tmp / "r1" / "export.json"
+    export.write_text(json.dumps(tasks))
+
+    argv = ["labels", export, "--proposals", tmp / "r1" / "proposals.jsonl"]
+    argv += ["--classes", "cat,dog,fox", "--json", tmp / "r1" / "yield.json"]
+    code, stdout, err = _run(argv, capsys)
+    assert code == 0, err
+    assert "5 proposals: 2 labelled, 1 cannot tell, 0 no majority, 2 unlabelled" in stdout
+    expected = 0 if records[1]["bucket"] == "already_covered" else 1
+    assert f"yield: {expected / 3:.0%} ({expected} of 3;" in stdout
+    summary = json.loads((tmp / "r1" / "yield.json").read_text())
+    assert summary["yield"]["n"] == 3 and summary["yield"]["hits"] == expected
+    labels = tmp / "r1" / "export_labels.csv"
+    assert labels.is_file()
+
+    # round 2: the two labelled items join the test set; the three answered are not proposed
+    argv = ["propose", "--pool", tmp / "signals" / "pool", "--test", tmp / "signals" / "test"]
+    argv += ["--k", "5", "--out", tmp / "r2.jsonl", "--labelled", labels, "--no-sheet"]
+    code, stdout, err = _run(argv, capsys)
+    assert code == 0, err
+    assert "2 labelled item(s) join the test set; 3 answered item(s)" in err
+    assert "(test: 14 items)" in stdout
+    again = {json.loads(line)["id"] for line in (tmp / "r2.jsonl").open()}
+    assert not again & {t["data"]["dataperf_id"] for t in tasks[:3]}
+
+
+def test_array_pools_export_their_images_and_bad_answers_are_one_line(files, capsys):
+    tmp = files["tmp"]
+    argv = ["propose", "--pool", files["npy"], "--model", "_cli_models:tiny_net", "--k", "3"]
+    argv += ["--out", tmp / "p.jsonl", "--label-studio", tmp / "ls.json", "--blind", *QUIET]
+    code, _, err = _run(argv, capsys)
+    assert code == 0, err
+    tasks = json.loads((tmp / "ls.json").read_text())
+    assert all("predictions" not in t for t in tasks)
+    for task in tasks:
+        path = tmp / task["data"]["image"].removeprefix("/data/local-files/?d=")
+        assert path.parent.name == "ls_images" and path.is_file()
+    _annotate(tasks, ["kitten"])
+    (tmp / "export.json").write_text(json.dumps(tasks))
+    code, _, err = _run(["labels", tmp / "export.json", "--proposals", tmp / "p.jsonl"], capsys)
+    assert code == 2 and "['kitten'] that are not classes" in err and "--classes" in err
+    assert len(err.strip().splitlines()) == 1
+    code, _, err = _run(["labels", tmp / "export.json", "--proposals", tmp / "ls.json"], capsys)
+    assert code == 2 and "cannot read it" in err and "dataperf propose --out" in err
