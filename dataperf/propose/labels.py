@@ -31,7 +31,7 @@ import numpy as np
 from dataperf._errors import InputTypeError, InputValueError
 from dataperf._files import atomic_file, check_output_file
 from dataperf._validate import describe
-from dataperf.propose.label_studio import CANNOT_TELL
+from dataperf.propose.label_studio import CANNOT_TELL, class_choices
 from dataperf.signals import Signals
 from dataperf.stats import wilson_interval
 
@@ -303,16 +303,23 @@ def answered_ids(labels: Labels) -> list[Any]:
 
 
 def grow_test_set(
-    test: Signals | None, pool: Signals, labels: Labels, choices: Sequence[str]
+    test: Signals | None,
+    pool: Signals,
+    labels: Labels,
+    choices: Sequence[str] | None = None,
 ) -> Signals:
     """``test`` with the pool items labelled with confidence appended (labels set from the
-    answers; ``choices[c]`` is class ``c``). Optional arrays that only one side has
-    (``mc_probs``, ``fingerprints``) are dropped. Pool ids that clash with test ids are
-    refused."""
+    answers). ``choices[c]`` names class ``c``; default: the class names of the pool or test
+    (``meta["classes"]``), else ``class 0``, ``class 1``, ... as exported. Optional arrays that
+    only one side has (``mc_probs``, ``fingerprints``) are dropped. Pool ids that clash with
+    test ids are refused."""
     if not isinstance(pool, Signals) or (test is not None and not isinstance(test, Signals)):
         raise InputTypeError(
             f"pool and test must be Signals; got {describe(pool)} and {describe(test)}."
         )
+    if choices is None:
+        named = [s.meta["classes"] for s in (pool, test) if s is not None and "classes" in s.meta]
+        choices = class_choices(named[0] if named else None, pool.num_classes)
     index = {c: i for i, c in enumerate(choices)}
     row_of = {pid: i for i, pid in enumerate(_plain(pool.ids))}
     picked, classes = [], []
@@ -323,6 +330,11 @@ def grow_test_set(
             raise InputValueError(
                 f"labelled id {pid!r} is not in the pool ({len(pool)} items). Fix: pass the "
                 "pool these proposals came from."
+            )
+        if answer not in index:
+            raise InputValueError(
+                f"id {pid!r} is labelled {answer!r}, which is not one of the classes "
+                f"{list(index)}. Fix: pass choices= (the class names in the model's order)."
             )
         picked.append(row_of[pid])
         classes.append(index[answer])

@@ -260,7 +260,7 @@ def test_grow_the_test_set_and_never_propose_an_answered_item(world, tmp_path):
         _answer(task, CANNOT_TELL)
     (tmp_path / "export.json").write_text(json.dumps(tasks))
     labels = read_labels(tmp_path / "export.json")
-    grown = grow_test_set(test, pool, labels, NAMES)
+    grown = grow_test_set(test, pool, labels)  # class names from meta["classes"]
     assert len(grown) == len(test) + 8
     assert grown.labels[len(test) :].tolist() == [2] * 8
     assert grown.ids[len(test) :].tolist() == [t["data"]["dataperf_id"] for t in tasks[:8]]
