@@ -199,12 +199,15 @@ def thumbnails(
     positions: Iterable[int],
     *,
     image_root: str | os.PathLike[str] | None = None,
+    optional: Iterable[int] = (),
     size: int = THUMBNAIL_SIZE,
 ) -> dict[int, Thumbnail]:
     """:func:`thumbnail` of ``images[p]`` for each position ``p`` (each made once).
 
     ``images`` is indexable by position (a Dataset, array, list or dict); see
-    :func:`load_image` for its elements. Empty when ``images`` is None.
+    :func:`load_image` for its elements. Positions in ``optional`` that ``images`` does not
+    hold (``KeyError`` / ``IndexError``, e.g. a dict of the proposals' images only) are left
+    out; the others must be there. Empty when ``images`` is None.
     """
     if images is None:
         return {}
@@ -213,6 +216,14 @@ def thumbnails(
         p = int(p)
         if p not in out:
             out[p] = thumbnail(load_image(images[p], image_root=image_root), size=size)
+    for p in optional:
+        p = int(p)
+        if p not in out:
+            try:
+                item = images[p]
+            except (KeyError, IndexError):
+                continue
+            out[p] = thumbnail(load_image(item, image_root=image_root), size=size)
     return out
 
 

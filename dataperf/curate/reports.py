@@ -141,7 +141,7 @@ def weak_slices_report(
     -------
     Path
     """
-    if isinstance(slices, Slice) or not isinstance(slices, Sequence):
+    if isinstance(slices, (Slice, str, bytes)) or not isinstance(slices, Sequence):
         raise InputTypeError(
             f"slices must be the list find_weak_slices returned; got {describe(slices)}."
         )

@@ -82,7 +82,8 @@ def proposal_report(
         As for :meth:`Proposal.contact_sheet`: a Dataset, array or list whose elements are
         images (arrays (H, W) / (H, W, C), tensors, PIL images), ``(image, label, ...)``
         tuples, or file paths. Shown as thumbnails (at most 96 px, inline); without images
-        the report has no thumbnail column.
+        the report has no thumbnail column. It must hold the proposals; bucket examples it
+        does not hold (a dict of the proposals' images only) are shown without a picture.
     image_root : str or path-like, optional
         File paths in ``images`` must lie inside this folder (default: the current folder);
         a path leading outside it is refused.
@@ -108,8 +109,8 @@ def proposal_report(
         )
     records = proposal.records()
     examples = _examples(proposal, per_bucket)
-    wanted = [int(i) for i in proposal.indices] + [i for ex in examples.values() for i in ex]
-    thumbs = thumbnails(images, wanted, image_root=image_root)
+    extra = [i for ex in examples.values() for i in ex]  # shown only if images holds them
+    thumbs = thumbnails(images, proposal.indices.tolist(), image_root=image_root, optional=extra)
     sections = [
         _settings_section(proposal),
         _proposals_section(records, thumbs, with_images=images is not None),
