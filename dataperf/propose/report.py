@@ -27,6 +27,7 @@ from dataperf._html import (
     Markup,
     Thumbnail,
     element,
+    join,
     key_values,
     number,
     page,
@@ -163,6 +164,10 @@ def _settings_section(proposal: Proposal) -> Markup:
     for name in ("weights", "diversity", "metric", "temperature", "neighbors"):
         if name in settings:
             facts.append((name, _value(settings[name])))
+    if proposal.buckets is not None:
+        counts = proposal.bucket_counts()
+        line = [element("span", bucket_tag(n), f" {c}", class_="bc") for n, c in counts.items()]
+        facts.append((Markup(element("a", "pool by bucket", href="#buckets")), join(line, " ")))
     everything = element(
         "details",
         element("summary", "All settings"),
