@@ -112,7 +112,11 @@ def save_grid(rows: Sequence[Sequence[Any]], path: str | Path, **kwargs: Any) ->
 
 
 def confine_paths(
-    ids: Iterable[str | os.PathLike[str]], root: str | os.PathLike[str], *, what: str = "ids"
+    ids: Iterable[str | os.PathLike[str]],
+    root: str | os.PathLike[str],
+    *,
+    what: str = "ids",
+    fix: str | None = None,
 ) -> list[Path]:
     """Resolve file-path ``ids`` against ``root``, refusing any that lead outside it.
 
@@ -130,6 +134,8 @@ def confine_paths(
         The folder the files must lie in.
     what : str
         How the error names the ids (e.g. ``"pool ids"``).
+    fix : str, optional
+        The fix the error names; by default the command line's (``--image-root``).
 
     Returns
     -------
@@ -143,6 +149,10 @@ def confine_paths(
     """
     from dataperf._term import escape
 
+    fix = fix or (
+        "pass --image-root with the folder that holds the images (ids may be relative to it "
+        "or absolute paths inside it), or check where these Signals came from."
+    )
     base = Path(root).resolve()
     resolved = []
     for item in ids:
@@ -150,9 +160,7 @@ def confine_paths(
         if not path.is_relative_to(base):
             raise InputValueError(
                 f"{what}: {escape(item, newlines=False)!s} leads to {escape(path, newlines=False)}"
-                f", outside the image root {base}; files outside it are not read. Fix: pass "
-                "--image-root with the folder that holds the images (ids may be relative to it "
-                "or absolute paths inside it), or check where these Signals came from."
+                f", outside the image root {base}; files outside it are not read. Fix: {fix}"
             )
         resolved.append(path)
     return resolved

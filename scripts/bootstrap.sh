@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Sets up everything dataperf needs, idempotently: system packages (WordNet data, Fashion-MNIST),
-# then a virtual environment in .venv (or $DATAPERF_VENV) with dataperf[text,dev] installed.
+# Sets up everything dataperf needs, idempotently: system packages (WordNet data, Fashion-MNIST,
+# Chromium and chromium-driver for the browser test of the HTML reports), then a virtual
+# environment in .venv (or $DATAPERF_VENV) with dataperf[text,dev] installed.
 # A second run reuses what the first installed (the venv is rebuilt only when pyproject.toml,
 # scripts/constraints.txt or this script change).
 set -euo pipefail
@@ -28,6 +29,9 @@ missing=()
 [ -f /usr/share/wordnet/data.noun ] || missing+=(wordnet-base)
 [ -f /usr/share/wordnet/index.sense ] || missing+=(wordnet-sense-index)
 [ -f /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz ] || missing+=(dataset-fashion-mnist)
+# A headless browser for tests/propose/test_report_browser.py (Selenium drives it; offline).
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
 if [ ${#missing[@]} -gt 0 ]; then
   sudo_cmd=none
   if [ "$(id -u)" = 0 ]; then sudo_cmd=""
@@ -42,10 +46,11 @@ if [ ${#missing[@]} -gt 0 ]; then
     say "WARNING: cannot install system packages without root. Ask an administrator to run:"
     say "    apt-get install -y ${missing[*]}"
     say "Until then: WordNet synonyms (dataperf.text.SynonymReplace, TextAttack's wordnet/eda"
-    say "recipes) and Fashion-MNIST are unavailable; the demo falls back to scikit-learn's digits."
+    say "recipes) and Fashion-MNIST are unavailable; the demo falls back to scikit-learn's digits;"
+    say "without chromium and chromium-driver the HTML report's browser test is skipped."
   fi
 else
-  say "system packages present (WordNet, Fashion-MNIST)"
+  say "system packages present (WordNet, Fashion-MNIST, Chromium and chromedriver)"
 fi
 
 # ---------------------------------------------------------------- Python environment

@@ -23,8 +23,10 @@ it agrees with them and hides most errors. Two ways to get them:
 
 from __future__ import annotations
 
+import os
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -124,6 +126,20 @@ class LabelIssues:
                 out[-1]["label_name"] = self.class_names[int(self.labels[i])]
                 out[-1]["suggested_name"] = self.class_names[int(self.suggested[i])]
         return out
+
+    def to_html(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        images: Any = None,
+        image_root: str | os.PathLike[str] | None = None,
+    ) -> Path:
+        """Write a self-contained HTML report of the flagged items (rank, thumbnail, id, given
+        and suggested label, score, reasons; sortable and filterable); return the path. See
+        :func:`dataperf.curate.reports.label_issues_report`."""
+        from dataperf.curate.reports import label_issues_report
+
+        return label_issues_report(self, path, images=images, image_root=image_root)
 
     def __repr__(self) -> str:
         return (

@@ -35,7 +35,9 @@ Modules: :mod:`~dataperf.propose.sampler` (the sampler and its diverse greedy),
 :mod:`~dataperf.propose.hard`, :mod:`~dataperf.propose.labelable`,
 :mod:`~dataperf.propose.novel` (the components, pure functions over arrays),
 :mod:`~dataperf.propose.space` (the geometry they share), :mod:`~dataperf.propose.proposal`
-(the result and its exports) and :mod:`~dataperf.propose.baselines` (what it is compared with).
+(the result and its exports), :mod:`~dataperf.propose.buckets` (why each candidate was or was
+not proposed), :mod:`~dataperf.propose.report` (the HTML report) and
+:mod:`~dataperf.propose.baselines` (what it is compared with).
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from dataperf.propose.hard import error_probability, fit_temperature
 from dataperf.propose.labelable import labelability
 from dataperf.propose.novel import novelty_score
 from dataperf.propose.proposal import Proposal
+from dataperf.propose.report import proposal_report
 from dataperf.propose.sampler import COMPONENTS, HardnessSampler
 
 __all__ = [
@@ -58,4 +61,5 @@ __all__ = [
     "fit_temperature",
     "labelability",
     "novelty_score",
+    "proposal_report",
 ]

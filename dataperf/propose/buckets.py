@@ -40,9 +40,10 @@ from typing import Any
 
 import numpy as np
 
+from dataperf._errors import InputValueError
 from dataperf._validate import check_float
 
-__all__ = ["BUCKETS", "BucketRules", "assign_buckets"]
+__all__ = ["BUCKETS", "BucketRules", "assign_buckets", "bucket_meaning"]
 
 BUCKETS: tuple[str, ...] = (
     "already_answered",
@@ -54,6 +55,18 @@ BUCKETS: tuple[str, ...] = (
     "easy",
 )
 """The buckets, in the order their rules are tried."""
+
+_MEANINGS = {
+    "already_covered": "A near-copy of a current test item (novel < {covered}).",
+    "unlabelable": "Noise, another domain or off-manifold: unlike anything people labelled "
+    "(typical, or your labelability, < {unlabelable}).",
+    "hard_but_ambiguous": "Hard, but ambiguous in itself, so people would disagree on its "
+    "label (see the ambiguity rule).",
+    "proposed": "Picked by the sampler: hard, labelable and novel.",
+    "below_cutoff": "Hard (hard >= {hard}) and labelable, but not picked: past k, or too close "
+    "to a proposal.",
+    "easy": "The model is probably right (estimated chance of an error < {hard}).",
+}
 
 
 @dataclass(frozen=True)
@@ -114,6 +127,20 @@ def assign_buckets(
     conditions = [answered, covered, unlabelable, hard & ambiguous, chosen, hard]
     buckets = np.select(conditions, BUCKETS[:6], default=BUCKETS[6])
     return buckets.astype(f"<U{max(map(len, BUCKETS))}"), ambiguity
+
+
+def bucket_meaning(name: str, thresholds: Mapping[str, Any] | None = None) -> str:
+    """What bucket ``name`` means, in one line, with the thresholds that were used.
+
+    ``thresholds`` holds the fields of :class:`BucketRules` (e.g.
+    ``proposal.settings["buckets"]``); missing ones take their defaults.
+    """
+    if name not in _MEANINGS:
+        raise InputValueError(f"unknown bucket {name!r}; valid buckets: {', '.join(BUCKETS)}.")
+    values = {**asdict(BucketRules()), **dict(thresholds or {})}
+    return _MEANINGS[name].format(
+        **{k: f"{v:g}" if isinstance(v, float) else v for k, v in values.items()}
+    )
 
 
 def _ambiguous(details: Mapping[str, Any], n: int, rules: BucketRules) -> tuple[np.ndarray, str]:

@@ -3,7 +3,8 @@
 A :class:`Proposal` lists the proposed pool items in selection order with the scores that
 chose them; :meth:`Proposal.explain` says in one sentence why an item was chosen, and
 :meth:`Proposal.records`, :meth:`Proposal.to_jsonl`, :meth:`Proposal.to_csv` and
-:meth:`Proposal.contact_sheet` hand the proposals to labelling tools and people.
+:meth:`Proposal.contact_sheet` hand the proposals to labelling tools and people;
+:meth:`Proposal.to_html` writes a self-contained HTML report of them.
 """
 
 from __future__ import annotations
@@ -180,6 +181,23 @@ class Proposal:
         rows = [tiles[j : j + columns] for j in range(0, len(tiles), columns)]
         caps = [captions[j : j + columns] for j in range(0, len(captions), columns)]
         return save_grid(rows, path, captions=caps)
+
+    def to_html(
+        self,
+        path: str | Path,
+        *,
+        images: Sequence[Any] | None = None,
+        image_root: str | Path | None = None,
+        yield_summary: dict[str, Any] | None = None,
+    ) -> Path:
+        """Write a self-contained HTML report (settings, a sortable and filterable table of
+        the proposals, the buckets, and the yield when ``yield_summary`` is given); return
+        the path. See :func:`dataperf.propose.report.proposal_report`."""
+        from dataperf.propose.report import proposal_report
+
+        return proposal_report(
+            self, path, images=images, image_root=image_root, yield_summary=yield_summary
+        )
 
 
 _NO_SHEET = "replace or remove the file, or write no contact sheet (--no-sheet)"
