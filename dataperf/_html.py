@@ -29,7 +29,6 @@ from typing import Any
 
 import numpy as np
 
-from dataperf._errors import InputValueError
 from dataperf._files import atomic_write_text, check_output_file
 
 __all__ = [
@@ -164,34 +163,20 @@ def thumbnail(image: Any, *, size: int = THUMBNAIL_SIZE) -> Thumbnail:
     return Thumbnail(uri, img.size[0], img.size[1])
 
 
-def load_image(item: Any, *, image_root: str | os.PathLike[str] | None = None) -> Any:
-    """The image of one element of ``images``: the first field of a tuple or list, the file
-    read from a path (which must lie inside ``image_root``, default: the current folder), or
-    the element itself (an array, tensor or PIL image)."""
-    if isinstance(item, (tuple, list)):
-        if not item:
-            raise InputValueError("an element of images is an empty tuple; expected an image.")
-        item = item[0]
-    if not isinstance(item, (str, os.PathLike)):
-        return item
-    from PIL import Image, UnidentifiedImageError
+_ROOT_FIX = (
+    "pass image_root= the folder that holds the images (paths may be relative to it or "
+    "absolute paths inside it), or pass the images themselves (arrays or PIL images)."
+)
+_NO_IMAGES = "replace or remove the file, or write the report without images"
 
-    from dataperf.viz import confine_paths
+
+def load_image(item: Any, *, image_root: str | os.PathLike[str] | None = None) -> Any:
+    """:func:`dataperf.viz.load_image` with the report's root guard: a path must lie inside
+    ``image_root`` (default: the current folder)."""
+    from dataperf.viz import load_image as load
 
     root = Path.cwd() if image_root is None else image_root
-    fix = (
-        "pass image_root= the folder that holds the images (paths may be relative to it or "
-        "absolute paths inside it), or pass the images themselves (arrays or PIL images)."
-    )
-    (path,) = confine_paths([item], root, what="image path", fix=fix)
-    try:
-        with Image.open(path) as img:
-            return np.asarray(img.convert("RGB"))
-    except (Image.DecompressionBombError, UnidentifiedImageError, OSError, ValueError) as err:
-        raise InputValueError(
-            f"cannot read the image {path} for the report: {err}. Fix: replace or remove the "
-            "file, or write the report without images."
-        ) from None
+    return load(item, root=root, root_fix=_ROOT_FIX, fix=_NO_IMAGES)
 
 
 def thumbnails(

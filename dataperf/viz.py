@@ -13,7 +13,7 @@ from dataperf._errors import InputValueError
 from dataperf._files import atomic_file, check_output_file
 from dataperf._validate import describe
 
-__all__ = ["to_display", "image_grid", "save_grid", "confine_paths"]
+__all__ = ["confine_paths", "image_grid", "load_image", "save_grid", "to_display"]
 
 
 def to_display(image: Any) -> np.ndarray:
@@ -164,3 +164,37 @@ def confine_paths(
             )
         resolved.append(path)
     return resolved
+
+
+def load_image(
+    item: Any,
+    *,
+    root: str | os.PathLike[str] | None = None,
+    root_fix: str | None = None,
+    fix: str = "replace or remove the file",
+) -> Any:
+    """The image of one element of a pool: the first field of a tuple or list, the file read
+    (RGB) from a path, or the element itself (an array, tensor or PIL image).
+
+    With ``root``, a path must lie inside it (:func:`confine_paths`; ``root_fix`` is the fix
+    that error names); without, a path is read as given. An unreadable file is an
+    InputValueError that names it and ``fix``.
+    """
+    if isinstance(item, (tuple, list)):
+        if not item:
+            raise InputValueError("an element of images is an empty tuple; expected an image.")
+        item = item[0]
+    if not isinstance(item, (str, os.PathLike)):
+        return item
+    from PIL import Image, UnidentifiedImageError
+
+    path = (
+        Path(item)
+        if root is None
+        else confine_paths([item], root, what="image path", fix=root_fix)[0]
+    )
+    try:
+        with Image.open(path) as img:
+            return np.asarray(img.convert("RGB"))
+    except (Image.DecompressionBombError, UnidentifiedImageError, OSError, ValueError) as err:
+        raise InputValueError(f"cannot read image {path}: {err}. Fix: {fix}.") from None

@@ -111,15 +111,14 @@ def _image_refs(
     from dataperf.viz import confine_paths
 
     if images is not None:
-        from dataperf.propose.proposal import load_image
-        from dataperf.viz import to_display
+        from dataperf.viz import load_image, to_display
 
         root = Path(image_root) if image_root is not None else images_dir.parent
         images_dir.mkdir(parents=True, exist_ok=True)
         paths = []
         for r, i in enumerate(proposal.indices):
             path = images_dir / f"{_file_stem(proposal.ids[r], int(i))}.png"
-            image = load_image(images[int(i)], fix="replace or remove the file")
+            image = load_image(images[int(i)])
             _save_png(to_display(image), path)
             paths.append(path)
     else:

@@ -22,7 +22,7 @@ from dataperf._errors import InputValueError
 from dataperf._files import atomic_file, atomic_write_text, check_output_file
 from dataperf._validate import check_count, check_position
 
-__all__ = ["Proposal", "load_image"]
+__all__ = ["Proposal"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -169,7 +169,7 @@ class Proposal:
         ``images`` is indexable by pool position (a Dataset, array or list); each element is
         an image (array, tensor or PIL image), an ``(image, label, ...)`` tuple, or a file path.
         """
-        from dataperf.viz import save_grid
+        from dataperf.viz import load_image, save_grid
 
         check_count(columns, 10**6, "columns", what="allowed columns")
         tiles, captions = [], []
@@ -201,20 +201,3 @@ class Proposal:
 
 
 _NO_SHEET = "replace or remove the file, or write no contact sheet (--no-sheet)"
-
-
-def load_image(item: Any, *, fix: str = "replace or remove the file") -> Any:
-    """One image from an element of a pool: an ``(image, label, ...)`` tuple gives its image,
-    a file path is read (RGB); other images (arrays, tensors, PIL) pass through. An unreadable
-    file is an InputValueError that names it and ``fix``."""
-    if isinstance(item, (tuple, list)):
-        item = item[0]
-    if isinstance(item, (str, Path)):
-        from PIL import Image, UnidentifiedImageError
-
-        try:
-            with Image.open(item) as img:
-                return np.asarray(img.convert("RGB"))
-        except (Image.DecompressionBombError, UnidentifiedImageError, OSError, ValueError) as err:
-            raise InputValueError(f"cannot read image {item}: {err}. Fix: {fix}.") from None
-    return item
