@@ -39,8 +39,9 @@ def add_parser(commands: Any) -> None:
     p.add_argument(
         "--proposals",
         required=True,
-        metavar="FILE.jsonl",
-        help="the proposals these answers are for (dataperf propose --out)",
+        metavar="FILE",
+        help="the proposals these answers are for: the JSON lines of dataperf propose --out, "
+        "or the file of --save-proposal (.npz; needed for --report)",
     )
     p.add_argument(
         "--classes",
@@ -56,10 +57,37 @@ def add_parser(commands: Any) -> None:
         "--labelled` (default: <ANSWERS stem>_labels.csv next to ANSWERS)",
     )
     p.add_argument("--json", metavar="FILE", help="also write the yield summary as JSON")
+    p.add_argument(
+        "--report",
+        metavar="FILE.html",
+        help="write the proposal report with the yield (needs --proposals FILE.npz)",
+    )
+    p.add_argument(
+        "--images",
+        metavar="FILE.npy",
+        help="the pool images as a .npy array, for the report's thumbnails (an image-folder "
+        "pool's ids are its file paths: see --image-root)",
+    )
+    p.add_argument(
+        "--image-root",
+        metavar="DIR",
+        help="folder holding the images that file-path ids name; no file outside it is read "
+        "(default: the current folder)",
+    )
     p.set_defaults(run=run)
 
 
-def _read_proposals(path: str) -> list[dict[str, Any]]:
+def _read_proposals(path: str) -> tuple[list[dict[str, Any]], Any]:
+    """The proposal records, and the Proposal when ``path`` is a saved one (.npz)."""
+    if path.endswith(".npz"):
+        from dataperf.propose.proposal import Proposal
+
+        proposal = Proposal.load(path)
+        return proposal.records(), proposal
+    return _read_jsonl(path), None
+
+
+def _read_jsonl(path: str) -> list[dict[str, Any]]:
     records = []
     try:
         with open(path, encoding="utf-8") as f:
@@ -109,7 +137,12 @@ def run(args: argparse.Namespace) -> int:
     from dataperf._files import atomic_write_text, os_errors
     from dataperf.propose.labels import check_alignment, read_labels, yield_summary
 
-    records = _read_proposals(args.proposals)
+    records, proposal = _read_proposals(args.proposals)
+    if args.report and proposal is None:
+        raise InputValueError(
+            f"--report needs the whole proposal, but --proposals {args.proposals} is the JSON "
+            "lines. Fix: pass the file of dataperf propose --save-proposal FILE.npz."
+        )
     labels = read_labels(args.answers)
     choices = _choices(args, records)
     try:
@@ -145,5 +178,31 @@ def run(args: argparse.Namespace) -> int:
         with os_errors(f"--json {args.json}"):
             atomic_write_text(Path(args.json), json.dumps(summary, indent=2) + "\n")
             written.append(Path(args.json))
+    if args.report:
+        with os_errors(f"--report {args.report}"):
+            written.append(
+                proposal.to_html(
+                    args.report,
+                    images=_report_images(args, proposal),
+                    image_root=args.image_root,
+                    yield_summary=summary,
+                )
+            )
     print("wrote " + ", ".join(escape(p) for p in written), file=sys.stderr)
     return 0
+
+
+def _report_images(args: argparse.Namespace, proposal: Any) -> Any:
+    """The pool images: the --images array, or the proposals' files when ids are paths."""
+    import numpy as np
+
+    if args.images:
+        try:
+            return np.load(args.images, mmap_mode="r", allow_pickle=False)
+        except (OSError, ValueError) as err:
+            raise InputValueError(
+                f"--images {args.images}: cannot read it as a .npy array ({err})."
+            ) from None
+    if proposal.ids.dtype.kind == "U":
+        return {int(i): str(pid) for i, pid in zip(proposal.indices, proposal.ids, strict=True)}
+    return None

@@ -129,6 +129,19 @@ def add_propose_arguments(parser: argparse.ArgumentParser, *, model_required: bo
     )
     out.add_argument("--no-sheet", action="store_true", help="do not write a contact sheet")
     out.add_argument(
+        "--report",
+        metavar="FILE.html",
+        help="write one self-contained HTML page: the proposals (thumbnails, scores, the "
+        "explanation) in a sortable, filterable table, and why every other candidate was not "
+        "proposed (the buckets, with examples)",
+    )
+    out.add_argument(
+        "--save-proposal",
+        metavar="FILE.npz",
+        help="save the whole proposal (every candidate's scores and bucket), for `dataperf "
+        "labels --proposals FILE.npz --report` after labelling",
+    )
+    out.add_argument(
         "--sheet-columns",
         type=positive,
         default=10,
@@ -337,6 +350,17 @@ def _saved_signals(signals: Any, name: str, spec: str, args: argparse.Namespace)
     return signals
 
 
+def _write_report(args: argparse.Namespace, pool: Any, signals: Any, proposal: Any) -> Path:
+    """The HTML report, with the images the contact sheet would show."""
+    from dataperf._files import os_errors
+    from dataperf._loading import ImageFiles
+
+    images = _sheet_images(pool, signals, proposal, args.image_root, explicit=False)
+    root = args.image_root or (args.pool if isinstance(pool, ImageFiles) else None)
+    with os_errors(f"--report {args.report}"):
+        return proposal.to_html(args.report, images=images, image_root=root)
+
+
 def _fold_back(files: list[str], signals: dict[str, Any]) -> tuple[Any, list[Any]]:
     """The test set grown by the answers in ``files``, and every answered pool id."""
     from dataperf.propose.label_studio import class_choices
@@ -457,6 +481,11 @@ def run(args: argparse.Namespace) -> int:
     if sheet is not None:
         written.append(sheet)
     written += _write_labelling(args, resolved["pool"], proposal)
+    if args.report:
+        written.append(_write_report(args, resolved["pool"], signals["pool"], proposal))
+    if args.save_proposal:
+        with os_errors(f"--save-proposal {args.save_proposal}"):
+            written.append(proposal.save(args.save_proposal))
     used = ", ".join(f"{n}: {len(s)} items" for n, s in signals.items() if n != "pool")
     shown = min(args.show, len(proposal))
     print(

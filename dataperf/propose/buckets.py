@@ -57,7 +57,7 @@ BUCKETS: tuple[str, ...] = (
 """The buckets, in the order their rules are tried."""
 
 _MEANINGS = {
-    "already_answered": "People answered it in an earlier round (a label or \"cannot tell\"): "
+    "already_answered": 'People answered it in an earlier round (a label or "cannot tell"): '
     "never proposed again.",
     "already_covered": "A near-copy of a current test item (novel < {covered}).",
     "unlabelable": "Noise, another domain or off-manifold: unlike anything people labelled "

@@ -163,6 +163,43 @@ class Proposal:
             writer.writerows(rows)
         return path
 
+    def save(self, path: str | Path) -> Path:
+        """Write the whole Proposal (every pool item's scores, details and bucket) to one
+        ``.npz`` file, atomically and without pickle; :meth:`load` reads it back."""
+        path = check_output_file(path, "proposal file")
+        arrays = {"indices": self.indices, "ids": _plain_array(self.ids)}
+        if self.buckets is not None:
+            arrays["buckets"] = self.buckets
+        arrays.update({f"scores/{k}": v for k, v in self.scores.items()})
+        arrays.update({f"details/{k}": _plain_array(v) for k, v in self.details.items()})
+        meta = {"format": 1, "class_names": self.class_names, "settings": self.settings}
+        arrays["meta"] = np.array(json.dumps(meta, default=_json_number))
+        with atomic_file(path, "wb") as f:
+            np.savez_compressed(f, **arrays)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> Proposal:
+        """Read a Proposal written by :meth:`save`."""
+        try:
+            with np.load(path, allow_pickle=False) as f:
+                arrays = {name: f[name] for name in f.files}
+            meta = json.loads(str(arrays.pop("meta")))
+        except (OSError, ValueError, KeyError) as err:
+            raise InputValueError(
+                f"{path} is not a proposal file written by Proposal.save ({err}). Fix: pass "
+                "the file of dataperf propose --save-proposal."
+            ) from None
+        return cls(
+            indices=arrays.pop("indices"),
+            ids=arrays.pop("ids"),
+            buckets=arrays.pop("buckets", None),
+            scores={k[7:]: v for k, v in arrays.items() if k.startswith("scores/")},
+            details={k[8:]: v for k, v in arrays.items() if k.startswith("details/")},
+            class_names=meta["class_names"],
+            settings=meta["settings"],
+        )
+
     def contact_sheet(self, images: Sequence[Any], path: str | Path, *, columns: int = 10) -> Path:
         """Save the proposed images in selection order as one PNG, captioned; return the path.
 
@@ -201,3 +238,15 @@ class Proposal:
 
 
 _NO_SHEET = "replace or remove the file, or write no contact sheet (--no-sheet)"
+
+
+def _plain_array(values: Any) -> np.ndarray:
+    """``values`` as an array that saves without pickle (object arrays as text)."""
+    array = np.asarray(values)
+    return array.astype(str) if array.dtype == object else array
+
+
+def _json_number(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"cannot write {type(value).__name__} as JSON")

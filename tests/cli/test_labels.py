@@ -38,9 +38,12 @@ def test_a_full_round_from_image_folders(files, capsys):
     base = ["propose", "--pool", files["pool"], "--test", files["test"], "--model", files["ts"]]
     argv = [*base, "--k", "5", "--out", tmp / "r1" / "proposals.jsonl", *QUIET]
     argv += ["--label-studio", tmp / "r1" / "tasks.json", "--label-csv", tmp / "r1" / "todo.csv"]
-    argv += ["--save-signals", tmp / "signals"]
+    argv += ["--save-signals", tmp / "signals", "--report", tmp / "r1" / "report.html"]
+    argv += ["--save-proposal", tmp / "r1" / "proposal.npz"]
     code, stdout, err = _run(argv, capsys)
     assert code == 0, err
+    report = (tmp / "r1" / "report.html").read_text()
+    assert report.count("data:image/png;base64,") >= 5 and 'id="yield"' not in report
     tasks = json.loads((tmp / "r1" / "tasks.json").read_text())
     config = (tmp / "r1" / "tasks_config.xml").read_text()
     assert len(tasks) == 5 and 'value="cannot tell"' in config and 'value="fox"' in config
@@ -66,6 +69,14 @@ def test_a_full_round_from_image_folders(files, capsys):
     assert summary["yield"]["n"] == 3 and summary["yield"]["hits"] == expected
     labels = tmp / "r1" / "export_labels.csv"
     assert labels.is_file()
+    # the same, from the saved proposal, with the report and its yield section
+    argv = ["labels", export, "--proposals", tmp / "r1" / "proposal.npz", "--classes"]
+    argv += ["cat,dog,fox", "--report", tmp / "r1" / "after.html", "--image-root", files["pool"]]
+    code, again, err = _run(argv, capsys)
+    assert code == 0, err
+    assert again == stdout
+    after = (tmp / "r1" / "after.html").read_text()
+    assert 'id="yield"' in after and after.count("data:image/png;base64,") >= 5
 
     # round 2: the two labelled items join the test set; the three answered are not proposed
     argv = ["propose", "--pool", tmp / "signals" / "pool", "--test", tmp / "signals" / "test"]

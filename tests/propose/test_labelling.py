@@ -272,3 +272,18 @@ def test_grow_the_test_set_and_never_propose_an_answered_item(world, tmp_path):
         grow_test_set(grown, pool, labels, NAMES)
     with pytest.raises(ValueError, match="not excluded"):
         HardnessSampler(195, seed=0).propose(pool, test=grown, exclude=answered)
+
+
+def test_a_saved_proposal_loads_back_whole(world, tmp_path):
+    *_, proposal, _ = world
+    from dataperf.propose.proposal import Proposal
+
+    loaded = Proposal.load(proposal.save(tmp_path / "sub" / "p.npz"))
+    assert loaded.records() == proposal.records()
+    assert loaded.settings == proposal.settings and loaded.class_names == NAMES
+    np.testing.assert_array_equal(loaded.buckets, proposal.buckets)
+    for name, values in proposal.scores.items():
+        np.testing.assert_array_equal(loaded.scores[name], values)
+    (tmp_path / "x.npz").write_bytes(b"not a zip")
+    with pytest.raises(ValueError, match="not a proposal file"):
+        Proposal.load(tmp_path / "x.npz")
