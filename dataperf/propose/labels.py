@@ -345,6 +345,13 @@ def grow_test_set(
     optional = ("mc_probs", "fingerprints", "index")
     drop = {a: None for a in optional if getattr(test, a) is None or getattr(new, a) is None}
     test, new = replace(test, **drop), replace(new, **drop)
+    if (test.ids.dtype.kind == "U") != (new.ids.dtype.kind == "U"):
+        raise InputValueError(
+            f"the test ids are {'text' if test.ids.dtype.kind == 'U' else 'integers'} and the "
+            f"pool ids {'text' if new.ids.dtype.kind == 'U' else 'integers'}; one grown test "
+            "set needs one kind. Fix: give both Signals text ids, e.g. "
+            "replace(test, ids=[f'test-{i}' for i in range(len(test))])."
+        )
     clash = set(_plain(test.ids)) & set(_plain(new.ids))
     if clash:
         raise InputValueError(
