@@ -20,6 +20,9 @@ from typing import TYPE_CHECKING
 from dataperf._lazy import lazy_names
 
 _EXPORTS = {
+    "LABELABLE_KINDS": "dataperf.bench.annotators",
+    "simulate_answers": "dataperf.bench.annotators",
+    "slipped_copies": "dataperf.bench.annotators",
     "ImageArray": "dataperf.bench.models",
     "SmallCNN": "dataperf.bench.models",
     "SmallMLP": "dataperf.bench.models",
@@ -45,11 +48,16 @@ _EXPORTS = {
     "proposal_task": "dataperf.bench.tasks",
     "selection_task": "dataperf.bench.tasks",
 }
-_SUBMODULES = ("models", "planted", "proposal", "registry", "tasks")
+_SUBMODULES = ("annotators", "models", "planted", "proposal", "registry", "tasks")
 
 __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:  # pragma: no cover
+    from dataperf.bench.annotators import (  # noqa: F401
+        LABELABLE_KINDS,
+        simulate_answers,
+        slipped_copies,
+    )
     from dataperf.bench.models import (  # noqa: F401
         ImageArray,
         SmallCNN,
