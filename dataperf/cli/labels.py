@@ -46,9 +46,9 @@ def add_parser(commands: Any) -> None:
     p.add_argument(
         "--classes",
         metavar="NAMES",
-        help="the class names, in the model's order (comma list, text file or JSON list), "
-        "to check the answers against; default: the labelling config next to a Label Studio "
-        "export's tasks is not known here, so the classes the proposals predict are used",
+        help="every class name (comma list, text file or JSON list), to check the answers "
+        "against; default: the classes the proposals predict, so pass --classes when people "
+        "may answer a class the model never predicted among these proposals",
     )
     p.add_argument(
         "--out",

@@ -36,15 +36,27 @@ Modules: :mod:`~dataperf.propose.sampler` (the sampler and its diverse greedy),
 :mod:`~dataperf.propose.novel` (the components, pure functions over arrays),
 :mod:`~dataperf.propose.space` (the geometry they share), :mod:`~dataperf.propose.proposal`
 (the result and its exports), :mod:`~dataperf.propose.buckets` (why each candidate was or was
-not proposed), :mod:`~dataperf.propose.report` (the HTML report) and
-:mod:`~dataperf.propose.baselines` (what it is compared with).
+not proposed), :mod:`~dataperf.propose.report` (the HTML report),
+:mod:`~dataperf.propose.label_studio` (tasks and config for Label Studio, or a CSV, to hand the
+proposals to people), :mod:`~dataperf.propose.labels` (their answers read back: the yield and
+the grown test set) and :mod:`~dataperf.propose.baselines` (what it is compared with).
 """
 
 from __future__ import annotations
 
 from dataperf.propose.baselines import BASELINES, Method, badge_embeddings
+from dataperf.propose.buckets import BUCKETS, BucketRules
 from dataperf.propose.hard import error_probability, fit_temperature
+from dataperf.propose.label_studio import CANNOT_TELL, export_csv, export_label_studio
 from dataperf.propose.labelable import labelability
+from dataperf.propose.labels import (
+    Labels,
+    answered_ids,
+    check_alignment,
+    grow_test_set,
+    read_labels,
+    yield_summary,
+)
 from dataperf.propose.novel import novelty_score
 from dataperf.propose.proposal import Proposal
 from dataperf.propose.report import proposal_report
@@ -52,14 +64,25 @@ from dataperf.propose.sampler import COMPONENTS, HardnessSampler
 
 __all__ = [
     "BASELINES",
+    "BUCKETS",
+    "CANNOT_TELL",
     "COMPONENTS",
+    "BucketRules",
+    "Labels",
     "HardnessSampler",
     "Method",
     "Proposal",
+    "answered_ids",
     "badge_embeddings",
+    "check_alignment",
     "error_probability",
+    "export_csv",
+    "export_label_studio",
     "fit_temperature",
+    "grow_test_set",
     "labelability",
     "novelty_score",
     "proposal_report",
+    "read_labels",
+    "yield_summary",
 ]
