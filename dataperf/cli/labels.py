@@ -98,29 +98,36 @@ def _read_jsonl(path: str) -> list[dict[str, Any]]:
                 if not isinstance(record, dict) or not {"id", "prediction"} <= set(record):
                     raise InputValueError(
                         f"--proposals {path}: line {n} is not a proposal record (it needs id "
-                        "and prediction). Fix: pass the JSON lines of dataperf propose --out."
+                        "and prediction). Fix: pass the JSON lines of dataperf propose --out, "
+                        "or the .npz of --save-proposal."
                     )
                 records.append(record)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise InputValueError(
             f"--proposals {path}: cannot read it ({err}). Fix: pass the JSON lines of "
-            "dataperf propose --out."
+            "dataperf propose --out, or the .npz of --save-proposal."
         ) from None
     if not records:
         raise InputValueError(f"--proposals {path} holds no proposal.")
     return records
 
 
-def _choices(args: argparse.Namespace, records: list[dict[str, Any]]) -> list[str]:
+def _choices(args: argparse.Namespace, proposal: Any) -> list[str] | None:
+    """The class names to check the answers against: --classes, else the saved proposal's."""
     from dataperf._loading import parse_classes
+    from dataperf.propose.label_studio import proposal_choices
 
     if args.classes is not None:
         return [str(c) for c in parse_classes(args.classes)]
-    shown = {
-        r["prediction"] if isinstance(r["prediction"], str) else f"class {r['prediction']}"
-        for r in records
-    }
-    return sorted(shown)
+    if proposal is not None:
+        return proposal_choices(proposal)
+    print(
+        "note: the answers are not checked against the class names (a renamed class would "
+        "count as a model error); pass --classes, or --proposals FILE.npz from "
+        "--save-proposal.",
+        file=sys.stderr,
+    )
+    return None
 
 
 def _rate(entry: dict[str, Any]) -> str:
@@ -135,7 +142,7 @@ def _rate(entry: dict[str, Any]) -> str:
 def run(args: argparse.Namespace) -> int:
     """``dataperf labels``: check the answers, print the yield, write the labels."""
     from dataperf._files import atomic_write_text, os_errors
-    from dataperf.propose.labels import check_alignment, read_labels, yield_summary
+    from dataperf.propose.labels import read_labels, yield_summary
 
     records, proposal = _read_proposals(args.proposals)
     if args.report and proposal is None:
@@ -144,17 +151,8 @@ def run(args: argparse.Namespace) -> int:
             "lines. Fix: pass the file of dataperf propose --save-proposal FILE.npz."
         )
     labels = read_labels(args.answers)
-    choices = _choices(args, records)
-    try:
-        check_alignment(labels, records, choices)
-    except InputValueError as err:
-        if args.classes is None and "not classes of the model" in str(err):
-            raise InputValueError(
-                f"{err} If they are classes the model never predicted among these proposals, "
-                "pass --classes with every class name."
-            ) from None
-        raise
-    summary = yield_summary(labels, records)
+    proposals = proposal if proposal is not None else records
+    summary = yield_summary(labels, proposals, _choices(args, proposal))
     counts = ", ".join(f"{n} {s.replace('_', ' ')}" for s, n in summary["counts"].items())
     print(f"{len(labels)} proposals: {counts}")
     agreement = summary["agreement"]
@@ -203,6 +201,21 @@ def _report_images(args: argparse.Namespace, proposal: Any) -> Any:
             raise InputValueError(
                 f"--images {args.images}: cannot read it as a .npy array ({err})."
             ) from None
-    if proposal.ids.dtype.kind == "U":
-        return {int(i): str(pid) for i, pid in zip(proposal.indices, proposal.ids, strict=True)}
-    return None
+    if proposal.ids.dtype.kind != "U":
+        return None
+    from dataperf.viz import confine_paths
+
+    root = Path(args.image_root or Path.cwd())
+    try:
+        paths = confine_paths(list(proposal.ids), root, what="proposal ids")
+    except InputValueError as err:
+        print(f"note: the report has no thumbnails: {escape(err)}", file=sys.stderr)
+        return None
+    if not all(p.is_file() for p in paths):
+        print(
+            f"note: the report has no thumbnails: ids such as {escape(proposal.ids[0])} are not "
+            f"files under {escape(root)}; pass --image-root DIR, the folder they are relative to.",
+            file=sys.stderr,
+        )
+        return None
+    return {int(i): str(p) for i, p in zip(proposal.indices, paths, strict=True)}

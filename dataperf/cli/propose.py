@@ -149,6 +149,13 @@ def add_propose_arguments(parser: argparse.ArgumentParser, *, model_required: bo
         help="images per row of the contact sheet (default 10)",
     )
     out.add_argument(
+        "--images",
+        metavar="FILE.npy",
+        help="the pool's images as a .npy array (N, H, W[, C]), in pool order, when --pool is a "
+        "saved Signals folder of array data: for the contact sheet, the report and the "
+        "labelling exports",
+    )
+    out.add_argument(
         "--image-root",
         metavar="DIR",
         help="folder that holds the images of a Signals pool, for the contact sheet: relative "
@@ -350,30 +357,75 @@ def _saved_signals(signals: Any, name: str, spec: str, args: argparse.Namespace)
     return signals
 
 
+def _image_source(args: argparse.Namespace, pool: Any) -> Any:
+    """Where the pool's images come from: the pool data itself, or ``--images`` for a saved
+    Signals pool. Checked before proposing, so that a labelling export that cannot find
+    the images fails before anything is written."""
+    import numpy as np
+
+    from dataperf._loading import ArrayDataset
+    from dataperf.signals import Signals
+
+    if args.images:
+        try:
+            array = np.load(args.images, mmap_mode="r", allow_pickle=False)
+        except (OSError, ValueError) as err:
+            raise InputValueError(
+                f"--images {args.images}: cannot read it as .npy ({err})."
+            ) from None
+        if len(array) != len(pool) or array.ndim not in (3, 4):
+            raise InputValueError(
+                f"--images {args.images} holds an array of shape {array.shape}; expected "
+                f"{len(pool)} images (N, H, W[, C]), one per pool item, in pool order."
+            )
+        return ArrayDataset(array, None, array)
+    wants_export = args.label_studio or args.label_csv
+    if wants_export and isinstance(pool, Signals) and pool.ids.dtype.kind != "U":
+        raise InputValueError(
+            f"--pool {args.pool} is a Signals folder whose ids are positions, not image files, "
+            "so the labelling export has no images to show. Fix: pass --images FILE.npy (the "
+            "pool's images, in pool order), or give the pool as data (--pool images.npy "
+            "--model ...)."
+        )
+    return pool
+
+
 def _write_report(args: argparse.Namespace, pool: Any, signals: Any, proposal: Any) -> Path:
     """The HTML report, with the images the contact sheet would show."""
     from dataperf._files import os_errors
     from dataperf._loading import ImageFiles
 
-    images = _sheet_images(pool, signals, proposal, args.image_root, explicit=False)
-    root = args.image_root or (args.pool if isinstance(pool, ImageFiles) else None)
+    root = args.image_root
+    if isinstance(pool, ImageFiles):  # your own folder: every file in it may be shown
+        root = Path(args.pool).resolve()
+        images: Any = [str(Path(p).resolve()) for p in pool.paths]
+    else:
+        images = _sheet_images(pool, signals, proposal, args.image_root, explicit=False)
+    if images is None and proposal.ids.dtype.kind == "U":
+        print("note: the report has no thumbnails (see the contact sheet note).", file=sys.stderr)
     with os_errors(f"--report {args.report}"):
         return proposal.to_html(args.report, images=images, image_root=root)
 
 
 def _fold_back(files: list[str], signals: dict[str, Any]) -> tuple[Any, list[Any]]:
     """The test set grown by the answers in ``files``, and every answered pool id."""
-    from dataperf.propose.label_studio import class_choices
+    from dataperf.propose.label_studio import CANNOT_TELL, class_choices
     from dataperf.propose.labels import answered_ids, grow_test_set, read_labels
 
     pool, test = signals["pool"], signals.get("test")
     named = [s.meta["classes"] for s in signals.values() if isinstance(s.meta.get("classes"), list)]
     choices = class_choices(named[0] if named else None, pool.num_classes)
+    pool_ids = set(_plain_ids(pool.ids))
     exclude: list[Any] = []
     for path in files:
         labels = read_labels(path)
-        allowed = {*choices, "cannot tell", None}
-        renamed = sorted({a for a in labels.answers if a not in allowed})
+        foreign = [pid for pid in labels.ids if pid not in pool_ids]
+        if foreign:
+            raise InputValueError(
+                f"--labelled {path}: {len(foreign)} answered id(s) are not ids of --pool, e.g. "
+                f"{foreign[:3]}. Fix: pass the answers to proposals from this pool."
+            )
+        renamed = sorted({a for a in labels.answers if a not in {*choices, CANNOT_TELL, None}})
         if renamed:
             raise InputValueError(
                 f"--labelled {path}: label(s) {renamed} are not classes of the model "
@@ -381,14 +433,27 @@ def _fold_back(files: list[str], signals: dict[str, Any]) -> tuple[Any, list[Any
                 "the renamed labels back in the file."
             )
         before = 0 if test is None else len(test)
-        test = grow_test_set(test, pool, labels, choices)
+        # the grown test set lives in this run only: give test and pool items text ids that
+        # cannot clash when both are dataset positions
+        clash = test is not None and (
+            (test.ids.dtype.kind == "U") != (pool.ids.dtype.kind == "U")
+            or bool(set(_plain_ids(test.ids)) & set(labels.ids))
+        )
+        test = grow_test_set(
+            test, pool, labels, choices, prefixes=("test:", "pool:") if clash else None
+        )
         exclude += answered_ids(labels)
         print(
-            f"--labelled {path}: {len(test) - before} labelled item(s) join the test set; "
-            f"{len(answered_ids(labels))} answered item(s) will not be proposed again",
+            f"--labelled {path}: {(0 if test is None else len(test)) - before} labelled item(s) "
+            f"join the test set; {len(answered_ids(labels))} answered item(s) will not be "
+            "proposed again",
             file=sys.stderr,
         )
     return test, exclude
+
+
+def _plain_ids(ids: Any) -> list[Any]:
+    return [i.item() if hasattr(i, "item") else str(i) for i in ids]
 
 
 def _write_labelling(args: argparse.Namespace, pool: Any, proposal: Any) -> list[Path]:
@@ -400,12 +465,10 @@ def _write_labelling(args: argparse.Namespace, pool: Any, proposal: Any) -> list
 
     if not (args.label_studio or args.label_csv):
         return []
-    images, root = None, args.image_root
+    images, root = None, args.image_root  # file-path ids are relative to the image root
     if isinstance(pool, ArrayDataset):
         images = pool.array if pool.array.ndim in (3, 4) else None
-    elif isinstance(pool, ImageFiles):
-        root = root or args.pool  # ids are the files' paths: serve the pool folder
-    elif not isinstance(pool, Signals):
+    elif not isinstance(pool, (ImageFiles, Signals)):
         images = pool  # a Dataset from module:function: its items hold the images
     written = []
     if args.label_studio:
@@ -449,6 +512,7 @@ def run(args: argparse.Namespace) -> int:
         device=args.device,
     )
     resolved, model = _resolve_sources(args)
+    image_source = _image_source(args, resolved["pool"])
     pool_size = len(resolved["pool"])
     if args.k > pool_size:
         raise InputValueError(
@@ -477,12 +541,12 @@ def run(args: argparse.Namespace) -> int:
     if args.csv:
         with os_errors(f"--csv {args.csv}"):
             written.append(proposal.to_csv(args.csv))
-    sheet = _write_sheet(args, resolved["pool"], signals["pool"], proposal)
+    sheet = _write_sheet(args, image_source, signals["pool"], proposal)
     if sheet is not None:
         written.append(sheet)
-    written += _write_labelling(args, resolved["pool"], proposal)
+    written += _write_labelling(args, image_source, proposal)
     if args.report:
-        written.append(_write_report(args, resolved["pool"], signals["pool"], proposal))
+        written.append(_write_report(args, image_source, signals["pool"], proposal))
     if args.save_proposal:
         with os_errors(f"--save-proposal {args.save_proposal}"):
             written.append(proposal.save(args.save_proposal))

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import csv
 import json
+import warnings
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -145,10 +146,19 @@ def _label_studio_rows(tasks: Any, path: Path) -> list[tuple[Any, list[str]]]:
         for annotation in task.get("annotations") or []:
             if annotation.get("was_cancelled"):
                 continue  # skipped by the annotator: no vote
+            results = [r for r in annotation.get("result") or [] if r.get("type") == "choices"]
+            names = {r.get("from_name", "label") for r in results}
+            if results and "label" not in names:
+                raise InputValueError(
+                    f"{path}: task {n} (id {data['dataperf_id']!r}) answers with choices named "
+                    f"{sorted(names)}, but dataperf's labelling config names them 'label'. "
+                    "Fix: keep the exported config (<tasks>_config.xml), or rename the "
+                    'Choices back to name="label".'
+                )
             choices = [
                 choice
-                for result in annotation.get("result") or []
-                if result.get("type") == "choices" and result.get("from_name", "label") == "label"
+                for result in results
+                if result.get("from_name", "label") == "label"
                 for choice in result.get("value", {}).get("choices", [])
             ]
             if len(choices) > 1:
@@ -163,19 +173,39 @@ def _label_studio_rows(tasks: Any, path: Path) -> list[tuple[Any, list[str]]]:
     return rows
 
 
-def _csv_rows(path: Path) -> list[tuple[Any, list[str]]]:
-    with open(path, newline="", encoding="utf-8") as f:
+def _read_csv(path: Path) -> Labels:
+    """dataperf's CSV: ``id,label`` rows (one vote each), or the ``id,label,status,votes,
+    agreement`` rows of :meth:`Labels.to_csv`, whose outcome (ties included) is kept."""
+    with open(path, newline="", encoding="utf-8-sig") as f:  # -sig: spreadsheets' BOM
         reader = csv.DictReader(f)
-        if reader.fieldnames is None or not {"id", "label"} <= set(reader.fieldnames):
+        fields = [name.strip().lower() for name in reader.fieldnames or []]
+        if not {"id", "label"} <= set(fields):
             raise InputValueError(
-                f"{path}: expected a CSV with columns id,label (got {reader.fieldnames}). Fix: "
-                "fill the label column of the CSV that dataperf exported, one class name or "
-                f"{CANNOT_TELL!r} per row."
+                f"{path}: expected a comma-separated CSV with columns id,label (got "
+                f"{reader.fieldnames}). Fix: fill the label column of the CSV that dataperf "
+                f"exported, one class name or {CANNOT_TELL!r} per row, and save it as CSV."
             )
-        return [
-            (_csv_id(row["id"]), [row["label"].strip()] if row["label"].strip() else [])
+        rows = [
+            {key.strip().lower(): (value or "").strip() for key, value in row.items() if key}
             for row in reader
         ]
+    if "status" not in fields:
+        votes = [(_csv_id(r["id"]), [r["label"]] if r["label"] else []) for r in rows]
+        return _labels(votes, str(path))
+    bad = sorted({r["status"] for r in rows} - set(STATUSES))
+    if bad:
+        raise InputValueError(
+            f"{path}: unknown status {bad}; expected one of {list(STATUSES)} (the labels CSV of "
+            "dataperf labels --out)."
+        )
+    return Labels(
+        ids=[_csv_id(r["id"]) for r in rows],
+        answers=[r["label"] or None for r in rows],
+        status=[r["status"] for r in rows],
+        votes=np.array([int(r.get("votes") or 0) for r in rows], dtype=np.int64),
+        agreement=np.array([float(r["agreement"]) if r.get("agreement") else np.nan for r in rows]),
+        source=str(path),
+    )
 
 
 def _csv_id(text: str) -> Any:
@@ -196,7 +226,7 @@ def read_labels(path: str | Path) -> Labels:
     if not path.is_file():
         raise InputValueError(f"labels file {path} does not exist. Fix: pass the exported file.")
     if path.suffix.lower() == ".csv":
-        return _labels(_csv_rows(path), str(path))
+        return _read_csv(path)
     try:
         tasks = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
@@ -213,37 +243,59 @@ def read_labels(path: str | Path) -> Labels:
 
 
 def check_alignment(
-    labels: Labels, proposals: Sequence[Mapping[str, Any]], choices: Sequence[str]
-) -> None:
-    """Refuse answers that do not belong to ``proposals`` (records with ``id``): ids that
-    were not proposed (extra), proposals absent from the answers (missing: a task deleted or
-    a different export), and answers that are not one of ``choices`` or "cannot tell"
-    (renamed classes). Unanswered proposals that are present are fine (status unlabelled)."""
-    proposed = [r["id"] for r in proposals]
+    labels: Labels, proposals: Any, choices: Sequence[str] | None = None
+) -> list[Any]:
+    """Refuse answers that do not belong to ``proposals`` (a Proposal, or records with ``id``):
+    ids that were not proposed (extra), and answers that are neither one of ``choices`` nor
+    "cannot tell" (renamed classes; checked when ``choices`` is known: given, or the
+    Proposal's). Proposals absent from the answers are counted as unlabelled, with a warning
+    (Label Studio exports only annotated tasks unless asked for all). Returns those missing ids.
+    """
+    records, choices = _records_and_choices(proposals, choices)
+    proposed = [r["id"] for r in records]
     known = set(proposed)
     extra = [pid for pid in labels.ids if pid not in known]
+    if extra:
+        raise InputValueError(
+            f"the answers in {labels.source} hold {len(extra)} item(s) that were not proposed, "
+            f"e.g. {extra[:3]}. Fix: pass the proposals these tasks were exported from (the "
+            "same round, the same pool)."
+        )
     have = set(labels.ids)
     missing = [pid for pid in proposed if pid not in have]
-    problems = []
-    if extra:
-        problems.append(f"{len(extra)} answered item(s) were not proposed, e.g. {extra[:3]}")
     if missing:
-        problems.append(f"{len(missing)} proposal(s) are missing, e.g. {missing[:3]}")
-    if problems:
-        raise InputValueError(
-            f"the answers in {labels.source} do not match the proposals: "
-            + "; ".join(problems)
-            + ". Fix: pass the proposals file these tasks were exported from, and export every "
-            "task of the project."
+        warnings.warn(
+            f"{len(missing)} of the {len(proposed)} proposals are not in {labels.source} (e.g. "
+            f"{missing[:3]}); they count as unlabelled. Label Studio exports only annotated tasks "
+            "unless you ask for all of them (download_all_tasks=true in the export API).",
+            stacklevel=2,
         )
-    allowed = {*choices, CANNOT_TELL}
-    renamed = sorted({a for a in labels.answers if a is not None and a not in allowed})
-    if renamed:
-        raise InputValueError(
-            f"the answers in {labels.source} use label(s) {renamed} that are not classes of "
-            f"the model ({list(choices)}) or {CANNOT_TELL!r}. Fix: keep the exported labelling "
-            "config's choices, or map the renamed labels back in the file."
+    if choices is not None:
+        allowed = {*choices, CANNOT_TELL}
+        renamed = sorted({a for a in labels.answers if a is not None and a not in allowed})
+        if renamed:
+            raise InputValueError(
+                f"the answers in {labels.source} use label(s) {renamed} that are not classes of "
+                f"the model ({list(choices)}) or {CANNOT_TELL!r}. Fix: map the renamed labels "
+                "back to the class names in the file, or give the class names (--classes)."
+            )
+    return missing
+
+
+def _records_and_choices(
+    proposals: Any, choices: Sequence[str] | None
+) -> tuple[list[Mapping[str, Any]], list[str] | None]:
+    from dataperf.propose.label_studio import proposal_choices
+    from dataperf.propose.proposal import Proposal
+
+    if isinstance(proposals, Proposal):
+        return proposals.records(), list(choices or proposal_choices(proposals))
+    if isinstance(proposals, (str, bytes)) or not isinstance(proposals, Sequence):
+        raise InputTypeError(
+            f"proposals must be a Proposal or its records (a list of dicts); got "
+            f"{describe(proposals)}."
         )
+    return list(proposals), None if choices is None else list(choices)
 
 
 def _rate(hits: int, n: int) -> dict[str, Any]:
@@ -257,18 +309,23 @@ def _rate(hits: int, n: int) -> dict[str, Any]:
     }
 
 
-def yield_summary(labels: Labels, proposals: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+def yield_summary(
+    labels: Labels, proposals: Any, choices: Sequence[str] | None = None
+) -> dict[str, Any]:
     """The yield of the answered proposals, overall and per predicted class.
 
-    ``proposals`` are records with ``id``, ``prediction`` (as shown to annotators: the class
-    name or ``class c``) and ``bucket``. Returns a JSON-serialisable dict: ``yield`` and
+    ``proposals`` is the Proposal (or its records: ``id``, ``prediction`` as shown to
+    annotators, ``bucket``); the answers are checked against it first (:func:`check_alignment`:
+    extra items and renamed classes are errors). Returns a JSON-serialisable dict: ``yield`` and
     ``per_class`` (``value``, 95% Wilson ``low``/``high``, ``hits``, ``n``: proposals with at
     least one answer), ``counts`` per status, and ``agreement`` (mean share of votes for the
     majority, items with any disagreement, annotations).
     """
+    check_alignment(labels, proposals, choices)
+    records, _ = _records_and_choices(proposals, choices)
     row_of = labels.by_id()
     hits: dict[str, list[bool]] = {}
-    for record in proposals:
+    for record in records:
         r = row_of.get(record["id"])
         if r is None or labels.status[r] == "unlabelled":
             continue
@@ -307,12 +364,19 @@ def grow_test_set(
     pool: Signals,
     labels: Labels,
     choices: Sequence[str] | None = None,
-) -> Signals:
+    *,
+    prefixes: tuple[str, str] | None = None,
+) -> Signals | None:
     """``test`` with the pool items labelled with confidence appended (labels set from the
-    answers). ``choices[c]`` names class ``c``; default: the class names of the pool or test
+    answers); ``test`` itself when no answer is a confident label.
+
+    ``choices[c]`` names class ``c``; default: the class names of the pool or test
     (``meta["classes"]``), else ``class 0``, ``class 1``, ... as exported. Optional arrays that
-    only one side has (``mc_probs``, ``fingerprints``) are dropped. Pool ids that clash with
-    test ids are refused."""
+    only one side has (``mc_probs``, ``fingerprints``) are dropped. One id must name one item:
+    when pool and test ids are of different kinds or overlap (both dataset positions, say),
+    pass ``prefixes=("test:", "pool:")`` to make them text ids ``"test:4"``, ``"pool:4"``
+    (text test ids are kept as they are); otherwise that is an error.
+    """
     if not isinstance(pool, Signals) or (test is not None and not isinstance(test, Signals)):
         raise InputTypeError(
             f"pool and test must be Signals; got {describe(pool)} and {describe(test)}."
@@ -322,15 +386,17 @@ def grow_test_set(
         choices = class_choices(named[0] if named else None, pool.num_classes)
     index = {c: i for i, c in enumerate(choices)}
     row_of = {pid: i for i, pid in enumerate(_plain(pool.ids))}
+    foreign = [pid for pid in labels.ids if pid not in row_of]
+    if foreign:
+        raise InputValueError(
+            f"{len(foreign)} answered id(s) in {labels.source or 'the answers'} are not ids of "
+            f"this pool ({len(pool)} items), e.g. {foreign[:3]}. Fix: pass the pool these "
+            "proposals came from (answers from another pool or round do not apply)."
+        )
     picked, classes = [], []
     for pid, answer, status in zip(labels.ids, labels.answers, labels.status, strict=True):
         if status != "labelled":
             continue
-        if pid not in row_of:
-            raise InputValueError(
-                f"labelled id {pid!r} is not in the pool ({len(pool)} items). Fix: pass the "
-                "pool these proposals came from."
-            )
         if answer not in index:
             raise InputValueError(
                 f"id {pid!r} is labelled {answer!r}, which is not one of the classes "
@@ -338,6 +404,8 @@ def grow_test_set(
             )
         picked.append(row_of[pid])
         classes.append(index[answer])
+    if not picked:
+        return test
     new = replace(pool[np.asarray(picked, dtype=np.int64)], labels=np.asarray(classes))
     if test is None:
         return new
@@ -345,19 +413,26 @@ def grow_test_set(
     optional = ("mc_probs", "fingerprints", "index")
     drop = {a: None for a in optional if getattr(test, a) is None or getattr(new, a) is None}
     test, new = replace(test, **drop), replace(new, **drop)
+    if prefixes is not None:
+        mark_test, mark_pool = prefixes
+        if test.ids.dtype.kind != "U":
+            test = replace(test, ids=[f"{mark_test}{i}" for i in _plain(test.ids)])
+        new = replace(new, ids=[f"{mark_pool}{i}" for i in _plain(new.ids)])
+    fix = (
+        "Fix: grow_test_set(..., prefixes=('test:', 'pool:')) gives them text ids that cannot "
+        "clash (the pool ids in the answers stay as they are)."
+    )
     if (test.ids.dtype.kind == "U") != (new.ids.dtype.kind == "U"):
         raise InputValueError(
             f"the test ids are {'text' if test.ids.dtype.kind == 'U' else 'integers'} and the "
             f"pool ids {'text' if new.ids.dtype.kind == 'U' else 'integers'}; one grown test "
-            "set needs one kind. Fix: give both Signals text ids, e.g. "
-            "replace(test, ids=[f'test-{i}' for i in range(len(test))])."
+            f"set needs one kind. {fix}"
         )
     clash = set(_plain(test.ids)) & set(_plain(new.ids))
     if clash:
         raise InputValueError(
             f"{len(clash)} labelled pool id(s) are also test ids, e.g. {sorted(clash)[:3]}, so "
-            "the grown test set would hold one id twice. Fix: give pool and test distinct ids "
-            "(e.g. file paths, or Signals(ids=...))."
+            f"the grown test set would hold one id twice. {fix}"
         )
     return Signals.concat([test, new])
 

@@ -393,10 +393,15 @@ def excluded_mask(pool: Signals, exclude: Any) -> np.ndarray:
     if isinstance(exclude, (str, bytes)) or not hasattr(exclude, "__iter__"):
         raise InputTypeError(f"exclude must be a sequence of pool ids; got {describe(exclude)}.")
     wanted = {i.item() if hasattr(i, "item") else i for i in exclude}
-    ids = pool.ids
-    return np.fromiter(
-        ((i.item() if hasattr(i, "item") else str(i)) in wanted for i in ids), bool, len(ids)
-    )
+    ids = [i.item() if hasattr(i, "item") else str(i) for i in pool.ids]
+    unknown = wanted - set(ids)
+    if unknown:
+        warnings.warn(
+            f"{len(unknown)} of the {len(wanted)} ids to exclude are not pool ids (e.g. "
+            f"{sorted(map(str, unknown))[:3]}): are they answers to proposals from another pool?",
+            stacklevel=3,
+        )
+    return np.fromiter((i in wanted for i in ids), bool, len(ids))
 
 
 def _warn_unlabelled_test(train_labelled: bool) -> None:

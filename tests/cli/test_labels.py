@@ -38,6 +38,7 @@ def test_a_full_round_from_image_folders(files, capsys):
     base = ["propose", "--pool", files["pool"], "--test", files["test"], "--model", files["ts"]]
     argv = [*base, "--k", "5", "--out", tmp / "r1" / "proposals.jsonl", *QUIET]
     argv += ["--label-studio", tmp / "r1" / "tasks.json", "--label-csv", tmp / "r1" / "todo.csv"]
+    argv += ["--image-root", files["pool"]]  # the ids are absolute paths: serve their folder
     argv += ["--save-signals", tmp / "signals", "--report", tmp / "r1" / "report.html"]
     argv += ["--save-proposal", tmp / "r1" / "proposal.npz"]
     code, stdout, err = _run(argv, capsys)
@@ -47,7 +48,7 @@ def test_a_full_round_from_image_folders(files, capsys):
     tasks = json.loads((tmp / "r1" / "tasks.json").read_text())
     config = (tmp / "r1" / "tasks_config.xml").read_text()
     assert len(tasks) == 5 and 'value="cannot tell"' in config and 'value="fox"' in config
-    # the ids are the pool's file paths; served from the pool folder by default
+    # the ids are the pool's file paths, referenced under the image root
     assert all(t["data"]["image"].startswith("/data/local-files/?d=img_") for t in tasks)
     with (tmp / "r1" / "todo.csv").open() as f:
         assert [r["id"] for r in csv.DictReader(f)] == [t["data"]["dataperf_id"] for t in tasks]
@@ -102,8 +103,45 @@ def test_array_pools_export_their_images_and_bad_answers_are_one_line(files, cap
         assert path.parent.name == "ls_images" and path.is_file()
     _annotate(tasks, ["kitten"])
     (tmp / "export.json").write_text(json.dumps(tasks))
-    code, _, err = _run(["labels", tmp / "export.json", "--proposals", tmp / "p.jsonl"], capsys)
+    argv = ["labels", tmp / "export.json", "--proposals", tmp / "p.jsonl"]
+    code, _, err = _run(argv, capsys)  # JSON lines alone do not know every class name
+    assert code == 0 and "not checked against the class names" in err
+    code, _, err = _run([*argv, "--classes", "class 0,class 1,class 2"], capsys)
     assert code == 2 and "['kitten'] that are not classes" in err and "--classes" in err
     assert len(err.strip().splitlines()) == 1
     code, _, err = _run(["labels", tmp / "export.json", "--proposals", tmp / "ls.json"], capsys)
     assert code == 2 and "cannot read it" in err and "dataperf propose --out" in err
+
+
+def test_a_round_from_saved_signals_of_arrays(files, capsys):
+    """Pool and test probed from .npy arrays: ids are positions on both sides."""
+    tmp = files["tmp"]
+    data = {"pool": files["npy"], "test": f"{files['npy']}:{files['labels']}"}
+    for name, source in data.items():
+        argv = ["probe", "--model", "_cli_models:tiny_net", "--data", source]
+        code, _, err = _run([*argv, "--out", tmp / f"sig_{name}", *QUIET], capsys)
+        assert code == 0, err
+    base = ["propose", "--pool", tmp / "sig_pool", "--test", tmp / "sig_test", "--k", "3"]
+    base += ["--no-sheet"]
+    out = tmp / "r1.jsonl"
+    code, _, err = _run([*base, "--out", out, "--label-studio", tmp / "t.json"], capsys)
+    assert code == 2 and "--images FILE.npy" in err
+    assert not out.exists()  # refused before anything was written
+    argv = [*base, "--out", out, "--label-studio", tmp / "t.json", "--images", files["npy"]]
+    code, _, err = _run([*argv, "--save-proposal", tmp / "r1.npz"], capsys)
+    assert code == 0, err
+    tasks = json.loads((tmp / "t.json").read_text())
+    _annotate(tasks, ["class 2", "cannot tell"])
+    (tmp / "export.json").write_text(json.dumps(tasks))
+    code, stdout, err = _run(["labels", tmp / "export.json", "--proposals", tmp / "r1.npz"], capsys)
+    assert code == 0, err
+    assert "not checked" not in err and "1 labelled, 1 cannot tell" in stdout
+    # round 2: pool and test ids are both positions; the grown test set keeps them apart
+    argv = [*base, "--out", tmp / "r2.jsonl", "--labelled", tmp / "export_labels.csv"]
+    code, stdout, err = _run(argv, capsys)
+    assert code == 0, err
+    assert (
+        "1 labelled item(s) join the test set; 2 answered" in err and "(test: 10 items)" in stdout
+    )
+    again = {json.loads(line)["id"] for line in (tmp / "r2.jsonl").open()}
+    assert not again & {t["data"]["dataperf_id"] for t in tasks[:2]}

@@ -55,6 +55,12 @@ def world():
     return pool, test, train, proposal, images
 
 
+def _csv(tmp_path, text):
+    path = tmp_path / "answers.csv"
+    path.write_text(text)
+    return path
+
+
 def _answer(task, *choices, cancelled=False):
     task.setdefault("annotations", []).append(
         {
@@ -206,23 +212,53 @@ def test_csv_round_trip(world, tmp_path):
     assert again.status == labels.status
 
 
-def test_alignment_refuses_extra_missing_and_renamed(world, tmp_path):
+def test_alignment_refuses_extra_and_renamed_and_warns_of_missing(world, tmp_path):
     _, _, _, proposal, images = world
     records = proposal.records()
     tasks = _export(proposal, images, tmp_path)
     path = tmp_path / "export.json"
-    path.write_text(json.dumps(tasks[1:]))
-    with pytest.raises(ValueError, match=r"1 proposal\(s\) are missing"):
-        check_alignment(read_labels(path), records, NAMES)
+    path.write_text(json.dumps(tasks[1:]))  # Label Studio's default export: annotated tasks only
+    with pytest.warns(UserWarning, match=r"1 of the 12 proposals are not in .*download_all_tasks"):
+        assert check_alignment(read_labels(path), records, NAMES) == [records[0]["id"]]
     tasks[0]["data"]["dataperf_id"] = "elsewhere"
     path.write_text(json.dumps(tasks))
-    with pytest.raises(ValueError, match="were not proposed.*'elsewhere'"):
+    with pytest.raises(ValueError, match="were not proposed, e.g. \\['elsewhere'\\]"):
         check_alignment(read_labels(path), records[1:], NAMES)
     tasks[0]["data"]["dataperf_id"] = records[0]["id"]
     _answer(tasks[0], "kitty")
     path.write_text(json.dumps(tasks))
     with pytest.raises(ValueError, match=r"\['kitty'\] that are not classes"):
         check_alignment(read_labels(path), records, NAMES)
+    # yield_summary checks the same, with the class names of the Proposal itself
+    with pytest.raises(ValueError, match=r"\['kitty'\] that are not classes"):
+        yield_summary(read_labels(path), proposal)
+
+
+def test_a_renamed_choices_field_is_an_error_not_silence(world, tmp_path):
+    _, _, _, proposal, images = world
+    tasks = _export(proposal, images, tmp_path)
+    _answer(tasks[0], "dog")
+    tasks[0]["annotations"][0]["result"][0]["from_name"] = "digit"
+    (tmp_path / "export.json").write_text(json.dumps(tasks))
+    with pytest.raises(ValueError, match="choices named \\['digit'\\].*name=\"label\""):
+        read_labels(tmp_path / "export.json")
+
+
+def test_the_labels_csv_keeps_ties_and_reads_spreadsheet_csv(world, tmp_path):
+    _, _, _, proposal, images = world
+    tasks = _export(proposal, images, tmp_path)
+    _answer(tasks[0], "dog")
+    _answer(tasks[0], "cat")  # a tie
+    _answer(tasks[1], CANNOT_TELL)
+    (tmp_path / "export.json").write_text(json.dumps(tasks))
+    labels = read_labels(tmp_path / "export.json")
+    again = read_labels(labels.to_csv(tmp_path / "labels.csv"))
+    assert again.status == labels.status and again.status[:2] == ["no_majority", "cannot_tell"]
+    assert answered_ids(again) == answered_ids(labels)
+    assert again.votes.tolist() == labels.votes.tolist()
+    bom = tmp_path / "excel.csv"
+    bom.write_bytes("\ufeffID,Label\n1004,owl\n".encode())  # Excel's "CSV UTF-8"
+    assert read_labels(bom).answers == ["owl"]
 
 
 # ------------------------------------------------------------------------------ yield
@@ -268,8 +304,15 @@ def test_grow_the_test_set_and_never_propose_an_answered_item(world, tmp_path):
     again = HardnessSampler(12, seed=0).propose(pool, test=grown, train=train, exclude=answered)
     assert not set(again.ids.tolist()) & set(answered)
     assert again.bucket_counts()["already_answered"] == 10
-    with pytest.raises(ValueError, match="also test ids"):
+    with pytest.raises(ValueError, match="also test ids.*prefixes="):
         grow_test_set(grown, pool, labels, NAMES)
+    renamed = grow_test_set(grown, pool, labels, NAMES, prefixes=("test:", "pool:"))
+    assert renamed.ids[0] == "test:0" and renamed.ids[-1] == f"pool:{answered[7]}"
+    # nothing labelled with confidence: the test set as it was
+    only_unsure = read_labels(_csv(tmp_path, f"id,label\n{answered[8]},cannot tell\n"))
+    assert grow_test_set(test, pool, only_unsure) is test
+    with pytest.raises(ValueError, match="not ids of this pool"):
+        grow_test_set(test, pool, read_labels(_csv(tmp_path, "id,label\n99999,owl\n")))
     with pytest.raises(ValueError, match="not excluded"):
         HardnessSampler(195, seed=0).propose(pool, test=grown, exclude=answered)
 
