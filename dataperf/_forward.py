@@ -24,6 +24,7 @@ from dataperf._validate import check_labels, describe
 
 __all__ = [
     "DROPOUT",
+    "dropout_layers",
     "FINGERPRINT_FREQUENCIES",
     "Tap",
     "collect",
@@ -37,6 +38,18 @@ __all__ = [
 DROPOUT = (
     nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout, nn.FeatureAlphaDropout,
 )  # fmt: skip
+
+
+def dropout_layers(model: nn.Module) -> list[nn.Module]:
+    """The dropout layers of ``model``, also inside TorchScript (a scripted submodule keeps
+    its class name in ``original_name``; ``train()`` switches it as for eager modules)."""
+    names = {cls.__name__ for cls in DROPOUT}
+    return [
+        m
+        for m in model.modules()
+        if isinstance(m, DROPOUT)
+        or (isinstance(m, torch.jit.RecursiveScriptModule) and m.original_name in names)
+    ]
 
 
 def to_device(value: Any, device: torch.device) -> Any:

@@ -44,10 +44,10 @@ from dataperf._agreement import LABEL_CHECKS, Agreement, check_label_agreement
 from dataperf._batches import BatchPlan
 from dataperf._errors import InputTypeError, InputValueError
 from dataperf._forward import (
-    DROPOUT,
     FINGERPRINT_FREQUENCIES,
     Tap,
     collect,
+    dropout_layers,
     forward,
     image_fingerprint,
     restore_modes,
@@ -271,10 +271,12 @@ def run_probe(
         layer = ScriptedModel.LAYER
     plan = BatchPlan(data, o.batch_size, o.num_workers)
     device = _device(o.device)
-    if o.mc_samples and not any(isinstance(m, DROPOUT) for m in model.modules()):
+    if o.mc_samples and not dropout_layers(model):
+        what = "the TorchScript model" if scripted is not None else type(model).__name__
         raise InputValueError(
-            f"mc_samples={o.mc_samples} needs dropout layers (MC dropout), but "
-            f"{type(model).__name__} has none. Fix: use mc_samples=0, or a model with nn.Dropout."
+            f"mc_samples={o.mc_samples} (--mc-samples) needs dropout layers (MC dropout), but "
+            f"{what} has none. Fix: pass mc_samples=0 (--mc-samples 0), or a model with "
+            "nn.Dropout."
         )
     job = _Pass(model, layer, device, o, plan, classes=(meta or {}).get("classes"))
     provenance = {"model": type(model).__name__, "mc_samples": o.mc_samples, **(meta or {})}
@@ -375,7 +377,7 @@ class _Pass:
         last global batch index + 1). ``position`` is the first item's stream position for a
         plan that is not addressable."""
         model, o, seen = self.model, self.o, 0
-        dropouts = [m for m in model.modules() if isinstance(m, DROPOUT)]
+        dropouts = dropout_layers(model)
         home = next((p.device for p in model.parameters()), self.device)
         use_amp = o.autocast and self.device.type == "cuda"
         amp = torch.autocast("cuda", dtype=torch.bfloat16) if use_amp else contextlib.nullcontext()

@@ -243,3 +243,27 @@ def test_cpu_and_cuda_agree_in_float32(net, digits):
     np.testing.assert_allclose(gpu.embeddings, cpu.embeddings, rtol=1e-4, atol=1e-5)
     bf16 = probe(net, data, device="cuda", progress=False)  # autocast: close, not equal
     assert (bf16.probs.argmax(1) == cpu.probs.argmax(1)).mean() > 0.98
+
+
+def test_mc_dropout_inside_a_torchscript_model():
+    """Scripted dropout layers are found (their class is RecursiveScriptModule) and sampled."""
+
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.body = nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Dropout(0.5))
+            self.head = nn.Linear(16, 3)
+
+        def forward(self, x):
+            h = self.body(x)
+            return self.head(h), h
+
+    torch.manual_seed(0)
+    data = [(torch.randn(6), i % 3) for i in range(12)]
+    scripted = torch.jit.script(Net())
+    signals = probe(scripted, data, mc_samples=4, batch_size=4)
+    assert signals.mc_probs.shape == (12, 4, 3)
+    assert signals.mc_probs.std(axis=1).max() > 1e-4  # the samples differ: dropout was on
+    no_dropout = torch.jit.script(nn.Sequential(nn.Linear(6, 3)))
+    with pytest.raises(ValueError, match="TorchScript model has none.*--mc-samples 0"):
+        probe(no_dropout, data, mc_samples=2)
