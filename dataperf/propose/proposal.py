@@ -47,6 +47,11 @@ class Proposal:
     def __len__(self) -> int:
         return len(self.indices)
 
+    def __repr__(self) -> str:
+        pool = len(next(iter(self.scores.values()))) if self.scores else "?"
+        head = ", ".join(f"{i!s}" for i in self.ids[:3]) + (", ..." if len(self) > 3 else "")
+        return f"Proposal({len(self)} of {pool} pool items: [{head}])"
+
     @property
     def hard(self) -> np.ndarray:
         return self.scores["hard"][self.indices]

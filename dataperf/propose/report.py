@@ -128,7 +128,8 @@ def proposal_report(
         "yield_summary": yield_summary,
     }
     subtitle = f"{len(proposal)} proposed test examples from a pool of {_pool_size(proposal)}"
-    document = page("dataperf: proposed test examples", *sections, subtitle=subtitle, data=data)
+    title = "dataperf: proposed test examples" + (", labelled" if yield_summary else "")
+    document = page(title, *sections, subtitle=subtitle, data=data)
     return write_page(path, document)
 
 
@@ -314,6 +315,14 @@ def _buckets_section(
         "that holds, in this order). Examples: the candidates with the highest total score "
         "in each bucket; candidates not proposed are named by their pool position."
     )
+    flagged = len(proposal) - counts["proposed"]
+    if flagged:
+        lead += (
+            f" {flagged} of the {len(proposal)} proposals are caught by a rule above "
+            "'proposed' and keep that bucket as a warning: the sampler's scores still ranked "
+            "them among the best (the near-tie rule, used without MC-dropout samples, is "
+            "not part of those scores)."
+        )
     return section("Buckets", element("div", *cards, class_="buckets"), anchor="buckets", lead=lead)
 
 
@@ -359,14 +368,14 @@ def yield_section(summary: Mapping[str, Any]) -> Markup:
             "p",
             element("span", percent(overall.get("value")), class_="big"),
             f"  yield (95% Wilson interval {_interval(overall)}): "
-            f"{_count(overall.get('hits'))} hits of {_count(overall.get('n'))} labelled "
+            f"{_count(overall.get('hits'))} hits of {_count(overall.get('n'))} answered "
             "proposals",
         )
         parts += [head, interval_bar(overall)]
     per_class = summary.get("per_class")
     if isinstance(per_class, Mapping) and per_class:
         columns = [
-            Column("class"),
+            Column("predicted class"),
             Column("yield", "number", fmt=percent),
             Column("95% interval", fmt=_interval),
             Column("", fmt=interval_bar, sortable=False),
@@ -377,7 +386,10 @@ def yield_section(summary: Mapping[str, Any]) -> Markup:
         for name, entry in per_class.items():
             entry = entry if isinstance(entry, Mapping) else {}
             rows.append([name, entry.get("value"), entry, entry, entry.get("hits"), entry.get("n")])
-        parts += [element("h3", "Per class"), table(columns, rows, label="classes")]
+        parts += [
+            element("h3", "Per predicted class"),
+            table(columns, rows, label="predicted classes"),
+        ]
     for key, title in (("counts", "Labelling outcome"), ("agreement", "Annotator agreement")):
         block = summary.get(key)
         if isinstance(block, Mapping) and block:
@@ -386,5 +398,9 @@ def yield_section(summary: Mapping[str, Any]) -> Markup:
                 for k, v in block.items()
             ]
             parts += [element("h3", title), key_values(shown)]
-    lead = "The share of labelled proposals that were hits, with its 95% Wilson interval."
+    lead = (
+        "The share of the answered proposals that were hits: labelled with confidence by a "
+        "person, gotten wrong by the model, and not a near-copy of a test item; with its 95% "
+        "Wilson interval."
+    )
     return section("Yield", *parts, anchor="yield", lead=lead)
