@@ -20,7 +20,7 @@ import numpy as np
 from dataperf._files import atomic_write_text
 from dataperf._validate import check_float, check_int
 from dataperf.bench.planted import PlantedPool
-from dataperf.propose.label_studio import CANNOT_TELL
+from dataperf.propose.label_studio import CANNOT_TELL, choice_result
 from dataperf.propose.proposal import Proposal
 
 __all__ = ["LABELABLE_KINDS", "simulate_answers", "slipped_copies"]
@@ -73,7 +73,7 @@ def simulate_answers(
             for _ in range(annotators)
         ]
         task["annotations"] = [
-            {"was_cancelled": False, "completed_by": n + 1, "result": [_choice(a)]}
+            {"was_cancelled": False, "completed_by": n + 1, "result": [choice_result(a)]}
             for n, a in enumerate(answers)
         ]
     return atomic_write_text(Path(out), json.dumps(tasks) + "\n")
@@ -81,15 +81,6 @@ def simulate_answers(
 
 def _position(pool_id: Any) -> int:
     return int(pool_id) if isinstance(pool_id, int) else int(str(pool_id).rsplit("-", 1)[-1])
-
-
-def _choice(value: str) -> dict[str, Any]:
-    return {
-        "from_name": "label",
-        "to_name": "image",
-        "type": "choices",
-        "value": {"choices": [value]},
-    }
 
 
 def slipped_copies(pool: PlantedPool, predictions: np.ndarray, proposal: Proposal) -> int:

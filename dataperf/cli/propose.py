@@ -409,29 +409,15 @@ def _write_report(args: argparse.Namespace, pool: Any, signals: Any, proposal: A
 
 def _fold_back(files: list[str], signals: dict[str, Any]) -> tuple[Any, list[Any]]:
     """The test set grown by the answers in ``files``, and every answered pool id."""
-    from dataperf.propose.label_studio import CANNOT_TELL, class_choices
+    from dataperf.propose.label_studio import class_choices
     from dataperf.propose.labels import answered_ids, grow_test_set, read_labels
 
     pool, test = signals["pool"], signals.get("test")
     named = [s.meta["classes"] for s in signals.values() if isinstance(s.meta.get("classes"), list)]
     choices = class_choices(named[0] if named else None, pool.num_classes)
-    pool_ids = set(_plain_ids(pool.ids))
     exclude: list[Any] = []
     for path in files:
         labels = read_labels(path)
-        foreign = [pid for pid in labels.ids if pid not in pool_ids]
-        if foreign:
-            raise InputValueError(
-                f"--labelled {path}: {len(foreign)} answered id(s) are not ids of --pool, e.g. "
-                f"{foreign[:3]}. Fix: pass the answers to proposals from this pool."
-            )
-        renamed = sorted({a for a in labels.answers if a not in {*choices, CANNOT_TELL, None}})
-        if renamed:
-            raise InputValueError(
-                f"--labelled {path}: label(s) {renamed} are not classes of the model "
-                f"({choices}) or 'cannot tell'. Fix: name the classes with --classes, or map "
-                "the renamed labels back in the file."
-            )
         before = 0 if test is None else len(test)
         # the grown test set lives in this run only: give test and pool items text ids that
         # cannot clash when both are dataset positions

@@ -42,6 +42,7 @@ from dataperf.propose.proposal import Proposal
 __all__ = [
     "CANNOT_TELL",
     "LOCAL_FILES",
+    "choice_result",
     "class_choices",
     "proposal_choices",
     "export_csv",
@@ -217,7 +218,7 @@ def export_label_studio(
                 {
                     "model_version": "dataperf",
                     "score": record["confidence"],
-                    "result": [_choice(predicted)],
+                    "result": [choice_result(predicted)],
                 }
             ]
         tasks.append(task)
@@ -227,7 +228,8 @@ def export_label_studio(
     return path, config
 
 
-def _choice(value: str) -> dict[str, Any]:
+def choice_result(value: str) -> dict[str, Any]:
+    """One Label Studio result choosing ``value`` in dataperf's labelling config."""
     return {
         "from_name": "label",
         "to_name": "image",

@@ -41,6 +41,7 @@ __all__ = [
     "Labels",
     "answered_ids",
     "check_alignment",
+    "check_answers",
     "grow_test_set",
     "read_labels",
     "yield_summary",
@@ -271,15 +272,22 @@ def check_alignment(
             stacklevel=2,
         )
     if choices is not None:
-        allowed = {*choices, CANNOT_TELL}
-        renamed = sorted({a for a in labels.answers if a is not None and a not in allowed})
-        if renamed:
-            raise InputValueError(
-                f"the answers in {labels.source} use label(s) {renamed} that are not classes of "
-                f"the model ({list(choices)}) or {CANNOT_TELL!r}. Fix: map the renamed labels "
-                "back to the class names in the file, or give the class names (--classes)."
-            )
+        check_answers(labels, choices)
     return missing
+
+
+def check_answers(labels: Labels, choices: Sequence[str]) -> None:
+    """Refuse answers that are neither one of ``choices`` (the class names) nor "cannot tell"
+    (a class renamed in the labelling tool, or answers for another model)."""
+    allowed = {*choices, CANNOT_TELL}
+    renamed = sorted({a for a in labels.answers if a is not None and a not in allowed})
+    if renamed:
+        raise InputValueError(
+            f"the answers in {labels.source or 'the labels'} use label(s) {renamed} that are "
+            f"not classes of the model ({list(choices)}) or {CANNOT_TELL!r}. Fix: map the "
+            "renamed labels back to the class names in the file, or give the class names "
+            "(choices= / --classes)."
+        )
 
 
 def _records_and_choices(
@@ -393,15 +401,11 @@ def grow_test_set(
             f"this pool ({len(pool)} items), e.g. {foreign[:3]}. Fix: pass the pool these "
             "proposals came from (answers from another pool or round do not apply)."
         )
+    check_answers(labels, choices)
     picked, classes = [], []
     for pid, answer, status in zip(labels.ids, labels.answers, labels.status, strict=True):
         if status != "labelled":
             continue
-        if answer not in index:
-            raise InputValueError(
-                f"id {pid!r} is labelled {answer!r}, which is not one of the classes "
-                f"{list(index)}. Fix: pass choices= (the class names in the model's order)."
-            )
         picked.append(row_of[pid])
         classes.append(index[answer])
     if not picked:
