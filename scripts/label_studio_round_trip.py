@@ -34,6 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -226,51 +227,24 @@ def label_studio_round(server: Server, doc_root: Path, work: Path, r: dict, plan
     check(f"export.json holds all {K} tasks", status == 200 and sorted(by_id) == sorted(plan))
     mails = {a["completed_by"]["email"] for t in rows for a in t["annotations"]}
     check("both people's annotations are in it", mails == {ADMIN[0], PERSON[0]}, str(sorted(mails)))
-    # the quick export, asked for every task, must read back the same
-    status, _, data = admin.request(
-        "GET", f"/api/projects/{pid}/export?exportType=JSON&download_all_tasks=true"
-    )
-    (work / "export_quick.json").write_bytes(data)
-    check("quick export (download_all_tasks=true) answered", status == 200, f"HTTP {status}")
+    # quick exports: of every task, and what the Export dialog's button downloads (answered
+    # tasks only, skipped ones included)
+    for name, query in (("export_quick.json", "&download_all_tasks=true"), ("export_ui.json", "")):
+        status, _, data = admin.request("GET", f"/api/projects/{pid}/export?exportType=JSON{query}")
+        (work / name).write_bytes(data)
+        what = "of every task" if query else "as the Export dialog downloads it"
+        check(f"quick export ({what}) answered", status == 200, f"HTTP {status}")
     return export
 
 
 # ---------------------------------------------------------------- Label Studio's SDK
-SDK_CHECK = r"""
-import json, sys
-from importlib.metadata import version
-from label_studio_sdk.label_interface import LabelInterface
-
-config, tasks, export = (open(p, encoding="utf-8").read() for p in sys.argv[1:4])
-li = LabelInterface(config)
-li.validate()  # raises on an invalid config
-imported, exported = json.loads(tasks), json.loads(export)
-annotations = [a for t in exported for a in t["annotations"] if not a["was_cancelled"]]
-unknown = {"result": [{"from_name": "label", "to_name": "image", "type": "choices",
-                       "value": {"choices": ["not a class"]}}]}
-print(json.dumps({
-    "sdk": version("label-studio-sdk"),
-    "controls": sorted(c.name for c in li.controls),
-    "objects": sorted(o.name for o in li.objects),
-    "choices": list(li.get_control("label").labels),
-    "prediction_errors": [e for t in imported for p in t.get("predictions", [])
-                          for e in li.validate_prediction(p, return_errors=True)],
-    "annotations": len(annotations),
-    "invalid_annotations": [a["id"] for a in annotations if not li.validate_annotation(a)],
-    "tasks_without_config_data": [t["id"] for t in exported
-                                  if not li.validate_task({"data": t["data"]})],
-    "rejects_unknown_choice": not li.validate_annotation(unknown),
-}))
-"""
-
-
 def sdk_check(venv: Path, r: dict, export: Path, expected_annotations: int) -> None:
     from dataperf.propose.label_studio import CANNOT_TELL
 
-    args = [str(r["config_path"]), str(r["tasks_path"]), str(export)]
-    done = subprocess.run(
-        [str(venv / "bin" / "python"), "-c", SDK_CHECK, *args], capture_output=True, text=True
-    )
+    program = Path(__file__).resolve().with_name("_ls_sdk_check.py")
+    args = [str(venv / "bin" / "python"), str(program), str(r["config_path"])]
+    args += [str(r["tasks_path"]), str(export)]
+    done = subprocess.run(args, capture_output=True, text=True)
     if done.returncode != 0:
         check("the SDK opened the files", False, done.stderr[-2000:])
         return
@@ -313,6 +287,14 @@ def read_back(r: dict, export: Path, quick: Path, plan: dict, special: dict) -> 
             zip(labels.ids, labels.status, labels.answers)
         ),
     )  # fmt: skip
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ui = yield_summary(read_labels(quick.with_name("export_ui.json")), proposal)
+    check(
+        "the Export dialog's file (no unanswered task) warns, and gives the same summary",
+        ui == summary and any(f"1 of the {K} proposals" in str(w.message) for w in caught),
+        f"counts {ui['counts']}; warnings: {[str(w.message)[:60] for w in caught]}",
+    )
     want = {
         i: "unlabelled" if i == special["unanswered"] else "no_majority" if i == special["tie"]
         else "cannot_tell" if truth[i] == CANNOT_TELL else "labelled"
