@@ -154,7 +154,7 @@ def run(args: argparse.Namespace) -> int:
     proposals = proposal if proposal is not None else records
     summary = yield_summary(labels, proposals, _choices(args, proposal))
     counts = ", ".join(f"{n} {s.replace('_', ' ')}" for s, n in summary["counts"].items())
-    print(f"{len(labels)} proposals: {counts}")
+    print(f"{sum(summary['counts'].values())} proposals: {counts}")
     agreement = summary["agreement"]
     if agreement["annotations"]:
         print(

@@ -326,10 +326,11 @@ def yield_summary(
     annotators, ``bucket``); the answers are checked against it first (:func:`check_alignment`:
     extra items and renamed classes are errors). Returns a JSON-serialisable dict: ``yield`` and
     ``per_class`` (``value``, 95% Wilson ``low``/``high``, ``hits``, ``n``: proposals with at
-    least one answer), ``counts`` per status, and ``agreement`` (mean share of votes for the
-    majority, items with any disagreement, annotations).
+    least one answer), ``counts`` per status over the proposals (those missing from the answers,
+    as in Label Studio's default export, count as unlabelled), and ``agreement`` (mean share of
+    votes for the majority, items with any disagreement, annotations).
     """
-    check_alignment(labels, proposals, choices)
+    missing = check_alignment(labels, proposals, choices)
     records, _ = _records_and_choices(proposals, choices)
     row_of = labels.by_id()
     hits: dict[str, list[bool]] = {}
@@ -346,10 +347,12 @@ def yield_summary(
         hits.setdefault(predicted, []).append(hit)
     every = [h for v in hits.values() for h in v]
     voted = labels.votes > 0
+    counts = labels.counts()
+    counts["unlabelled"] += len(missing)
     return {
         "yield": _rate(sum(every), len(every)),
         "per_class": {c: _rate(sum(v), len(v)) for c, v in sorted(hits.items())},
-        "counts": labels.counts(),
+        "counts": counts,
         "agreement": {
             "mean": float(labels.agreement[voted].mean()) if voted.any() else float("nan"),
             "items_with_disagreement": int((labels.agreement[voted] < 1).sum()),

@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import json
 
+import pytest
+
 from dataperf import cli
 
 QUIET = ["--no-progress"]
@@ -70,6 +72,13 @@ def test_a_full_round_from_image_folders(files, capsys):
     assert summary["yield"]["n"] == 3 and summary["yield"]["hits"] == expected
     labels = tmp / "r1" / "export_labels.csv"
     assert labels.is_file()
+    # Label Studio's Export dialog leaves out the tasks nobody answered: still 5 proposals
+    export.write_text(json.dumps(tasks[:3]))
+    with pytest.warns(UserWarning, match="2 of the 5 proposals are not in"):
+        code, answered_only, err = _run(argv[:4] + ["--classes", "cat,dog,fox"], capsys)
+    assert code == 0, err
+    assert "5 proposals: 2 labelled, 1 cannot tell, 0 no majority, 2 unlabelled" in answered_only
+    export.write_text(json.dumps(tasks))
     # the same, from the saved proposal, with the report and its yield section
     argv = ["labels", export, "--proposals", tmp / "r1" / "proposal.npz", "--classes"]
     argv += ["cat,dog,fox", "--report", tmp / "r1" / "after.html", "--image-root", files["pool"]]

@@ -234,6 +234,26 @@ def test_alignment_refuses_extra_and_renamed_and_warns_of_missing(world, tmp_pat
         yield_summary(read_labels(path), proposal)
 
 
+def test_proposals_left_out_of_the_export_count_as_unlabelled(world, tmp_path):
+    # Label Studio's Export dialog leaves out the tasks nobody answered
+    _, _, _, proposal, images = world
+    tasks = _export(proposal, images, tmp_path)
+    _answer(tasks[1], "dog")
+    _answer(tasks[2], CANNOT_TELL)
+    every, answered = tmp_path / "all.json", tmp_path / "answered.json"
+    every.write_text(json.dumps(tasks))
+    answered.write_text(json.dumps(tasks[1:3]))
+    with pytest.warns(UserWarning, match="10 of the 12 proposals are not in"):
+        summary = yield_summary(read_labels(answered), proposal)
+    assert summary["counts"] == {
+        "labelled": 1,
+        "cannot_tell": 1,
+        "no_majority": 0,
+        "unlabelled": 10,
+    }
+    assert summary == yield_summary(read_labels(every), proposal)
+
+
 def test_a_renamed_choices_field_is_an_error_not_silence(world, tmp_path):
     _, _, _, proposal, images = world
     tasks = _export(proposal, images, tmp_path)
