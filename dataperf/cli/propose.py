@@ -410,7 +410,7 @@ def _write_report(args: argparse.Namespace, pool: Any, signals: Any, proposal: A
 def _fold_back(files: list[str], signals: dict[str, Any]) -> tuple[Any, list[Any]]:
     """The test set grown by the answers in ``files``, and every answered pool id."""
     from dataperf.propose.label_studio import class_choices
-    from dataperf.propose.labels import answered_ids, grow_test_set, read_labels
+    from dataperf.propose.labels import answered_ids, grow_test_set, plain_ids, read_labels
 
     pool, test = signals["pool"], signals.get("test")
     named = [s.meta["classes"] for s in signals.values() if isinstance(s.meta.get("classes"), list)]
@@ -423,7 +423,7 @@ def _fold_back(files: list[str], signals: dict[str, Any]) -> tuple[Any, list[Any
         # cannot clash when both are dataset positions
         clash = test is not None and (
             (test.ids.dtype.kind == "U") != (pool.ids.dtype.kind == "U")
-            or bool(set(_plain_ids(test.ids)) & set(labels.ids))
+            or bool(set(plain_ids(test.ids)) & set(labels.ids))
         )
         test = grow_test_set(
             test, pool, labels, choices, prefixes=("test:", "pool:") if clash else None
@@ -436,10 +436,6 @@ def _fold_back(files: list[str], signals: dict[str, Any]) -> tuple[Any, list[Any
             file=sys.stderr,
         )
     return test, exclude
-
-
-def _plain_ids(ids: Any) -> list[Any]:
-    return [i.item() if hasattr(i, "item") else str(i) for i in ids]
 
 
 def _write_labelling(args: argparse.Namespace, pool: Any, proposal: Any) -> list[Path]:

@@ -396,7 +396,7 @@ def grow_test_set(
         named = [s.meta["classes"] for s in (pool, test) if s is not None and "classes" in s.meta]
         choices = class_choices(named[0] if named else None, pool.num_classes)
     index = {c: i for i, c in enumerate(choices)}
-    row_of = {pid: i for i, pid in enumerate(_plain(pool.ids))}
+    row_of = {pid: i for i, pid in enumerate(plain_ids(pool.ids))}
     foreign = [pid for pid in labels.ids if pid not in row_of]
     if foreign:
         raise InputValueError(
@@ -423,8 +423,8 @@ def grow_test_set(
     if prefixes is not None:
         mark_test, mark_pool = prefixes
         if test.ids.dtype.kind != "U":
-            test = replace(test, ids=[f"{mark_test}{i}" for i in _plain(test.ids)])
-        new = replace(new, ids=[f"{mark_pool}{i}" for i in _plain(new.ids)])
+            test = replace(test, ids=[f"{mark_test}{i}" for i in plain_ids(test.ids)])
+        new = replace(new, ids=[f"{mark_pool}{i}" for i in plain_ids(new.ids)])
     fix = (
         "Fix: grow_test_set(..., prefixes=('test:', 'pool:')) gives them text ids that cannot "
         "clash (the pool ids in the answers stay as they are)."
@@ -435,7 +435,7 @@ def grow_test_set(
             f"pool ids {'text' if new.ids.dtype.kind == 'U' else 'integers'}; one grown test "
             f"set needs one kind. {fix}"
         )
-    clash = set(_plain(test.ids)) & set(_plain(new.ids))
+    clash = set(plain_ids(test.ids)) & set(plain_ids(new.ids))
     if clash:
         raise InputValueError(
             f"{len(clash)} labelled pool id(s) are also test ids, e.g. {sorted(clash)[:3]}, so "
@@ -444,5 +444,6 @@ def grow_test_set(
     return Signals.concat([test, new])
 
 
-def _plain(ids: Any) -> list[Any]:
+def plain_ids(ids: Any) -> list[Any]:
+    """Ids as plain Python values (int or str), as they appear in exports and answers."""
     return [i.item() if hasattr(i, "item") else str(i) for i in ids]
