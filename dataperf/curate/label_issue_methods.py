@@ -76,15 +76,17 @@ class Partial:
         Higher = more likely mislabelled.
     is_issue : (N,) bool array
         The flagged items.
-    suggested : (N,) int array
-        The label the evidence points to.
+    evidence : (N, K) float array
+        Per item, a distribution over the classes behind the suggested label: the model's
+        probabilities, the neighbours' label shares, or their mean. ``find_label_issues`` turns
+        it into the suggested label and its confidence.
     reasons : dict of int -> list of str
         Short human-readable reasons for each flagged position.
     """
 
     scores: np.ndarray
     is_issue: np.ndarray
-    suggested: np.ndarray
+    evidence: np.ndarray
     reasons: dict[int, list[str]]
 
 
@@ -126,7 +128,7 @@ def _rank01(x: np.ndarray) -> np.ndarray:
 
 
 def _confident_learning(inp: Inputs) -> tuple[Partial, int]:
-    """Confident joint + prune by noise rate; also returns the estimated number of issues."""
+    """Confident joint + prune by noise rate; also returns the number of items it flags."""
     p, y = inp.probs, inp.labels
     n, k = p.shape
     rows = np.arange(n)
@@ -163,7 +165,6 @@ def _confident_learning(inp: Inputs) -> tuple[Partial, int]:
             best_margin[take[better]] = (p[take, j] - p[take, i])[better]
     _, p_best = _best_other(p, y)
     scores = (1.0 - (p[rows, y] - p_best)) / 2.0
-    suggested = np.where(flagged, cell_of, p.argmax(axis=1))
     reasons = {
         int(i): [
             f"confident learning: labelled {int(y[i])}, confidently {int(cell_of[i])} "
@@ -171,11 +172,11 @@ def _confident_learning(inp: Inputs) -> tuple[Partial, int]:
         ]
         for i in np.flatnonzero(flagged)
     }
-    estimate = int(remove.sum())
-    return Partial(scores, flagged, suggested.astype(np.int64), reasons), estimate
+    return Partial(scores, flagged, p, reasons), int(flagged.sum())
 
 
 def _estimated_count(inp: Inputs) -> int:
+    """``num_issues``, else the number of items confident learning flags."""
     if inp.num_issues is not None:
         return inp.num_issues
     return _confident_learning(inp)[1]
@@ -185,15 +186,12 @@ def _method_confident_learning(inp: Inputs) -> Partial:
     part, _ = _confident_learning(inp)
     if inp.num_issues is not None:
         flagged = _top_n(part.scores, inp.num_issues)
-        p, y = inp.probs, inp.labels
-        best, _ = _best_other(p, y)
         reasons = {
             int(i): part.reasons.get(int(i))
             or [f"margin score {part.scores[i]:.2f} in the top {inp.num_issues}"]
             for i in np.flatnonzero(flagged)
         }
-        suggested = np.where(part.is_issue, part.suggested, best).astype(np.int64)
-        part = Partial(part.scores, flagged, suggested, reasons)
+        part = Partial(part.scores, flagged, part.evidence, reasons)
     return part
 
 
@@ -206,7 +204,7 @@ def _method_self_confidence(inp: Inputs) -> Partial:
     scores = 1.0 - sc
     flagged = _top_n(scores, _estimated_count(inp))
     reasons = {int(i): [_self_conf_reason(sc[i])] for i in np.flatnonzero(flagged)}
-    return Partial(scores, flagged, inp.probs.argmax(axis=1).astype(np.int64), reasons)
+    return Partial(scores, flagged, inp.probs, reasons)
 
 
 def _method_margin(inp: Inputs) -> Partial:
@@ -219,11 +217,12 @@ def _method_margin(inp: Inputs) -> Partial:
         int(i): [f"margin {margin[i]:+.2f}: p[{int(y[i])}] vs p[{int(best[i])}] {p_best[i]:.2f}"]
         for i in np.flatnonzero(flagged)
     }
-    return Partial(scores, flagged, p.argmax(axis=1).astype(np.int64), reasons)
+    return Partial(scores, flagged, p, reasons)
 
 
-def _knn_votes(inp: Inputs) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-    """Neighbour disagreement, majority other label and its vote count, and k used."""
+def _knn_votes(inp: Inputs) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, np.ndarray]:
+    """Neighbour disagreement, majority other label and its vote count, k used, and the
+    neighbours' label shares (N, K)."""
     if inp.embeddings is None:
         raise InputValueError(
             "method 'knn' needs signals.embeddings (N, D); this Signals has none. Fix: probe "
@@ -246,7 +245,7 @@ def _knn_votes(inp: Inputs) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     votes_other[np.arange(n), y] = -1
     top_other = votes_other.argmax(axis=1)
     top_votes = votes_other[np.arange(n), top_other]
-    return 1.0 - agree / k, top_other.astype(np.int64), top_votes, k
+    return 1.0 - agree / k, top_other.astype(np.int64), top_votes, k, votes / k
 
 
 def _knn_reason(votes: int, k: int, label: int) -> str:
@@ -254,29 +253,48 @@ def _knn_reason(votes: int, k: int, label: int) -> str:
 
 
 def _method_knn(inp: Inputs) -> Partial:
-    disagreement, top_other, top_votes, k = _knn_votes(inp)
+    disagreement, top_other, top_votes, k, shares = _knn_votes(inp)
     agree = np.rint((1.0 - disagreement) * k).astype(np.int64)
     if inp.num_issues is not None:
         flagged = _top_n(disagreement, inp.num_issues)
     else:
         flagged = top_votes > agree  # a plain kNN vote prefers another label
-    suggested = np.where(top_votes > agree, top_other, inp.labels)
     reasons = {
         int(i): [_knn_reason(int(top_votes[i]), k, int(top_other[i]))]
         for i in np.flatnonzero(flagged)
     }
-    return Partial(disagreement, flagged, suggested, reasons)
+    return Partial(disagreement, flagged, shares, reasons)
+
+
+def _neighbour_weight(cl_flagged: np.ndarray, knn: tuple) -> float:
+    """Weight of the neighbour vote in the ensemble, from how often it confirms confident
+    learning: ``a`` = share of confident learning's flagged items whose neighbours' plurality
+    prefers another label; weight 0 for ``a <= 0.5`` rising linearly to 1 at ``a >= 0.8``.
+
+    When labelled neighbours share the same wrong label (a mislabelled region, or embeddings
+    that do not reflect the classes), their vote vouches for the errors and ``a`` drops, so
+    the ensemble leans on the model instead.
+    """
+    if not cl_flagged.any():
+        return 1.0
+    disagreement, _, top_votes, k, _ = knn
+    prefers_other = top_votes > np.rint((1.0 - disagreement) * k)
+    confirmed = float(prefers_other[cl_flagged].mean())
+    return float(np.clip((confirmed - 0.5) / 0.3, 0.0, 1.0))
 
 
 def _method_ensemble(inp: Inputs) -> Partial:
     cl, estimate = _confident_learning(inp)
     sc = _self_confidence(inp)
-    parts = [_rank01(1.0 - sc)]
-    knn = None
+    scores = _rank01(1.0 - sc)
+    # The model and the neighbours both vote on the true label, the neighbours as far as
+    # they can be trusted: the suggestions come from the same weighted mean.
+    knn, evidence = None, inp.probs
     if inp.embeddings is not None:
         knn = _knn_votes(inp)
-        parts.append(_rank01(knn[0]))
-    scores = np.mean(parts, axis=0)
+        weight = _neighbour_weight(cl.is_issue, knn)
+        scores = (scores + weight * _rank01(knn[0])) / (1.0 + weight)
+        evidence = (inp.probs + weight * knn[4]) / (1.0 + weight)
     n_flagged = estimate if inp.num_issues is None else inp.num_issues
     flagged = _top_n(scores, n_flagged)
     t = _thresholds(inp.probs, inp.labels)
@@ -286,11 +304,11 @@ def _method_ensemble(inp: Inputs) -> Partial:
         if sc[i] < t[inp.labels[i]]:
             why.append(_self_conf_reason(sc[i]))
         if knn is not None:
-            disagreement, top_other, top_votes, k = knn
+            disagreement, top_other, top_votes, k, _ = knn
             if top_votes[i] > k - round(disagreement[i] * k):
                 why.append(_knn_reason(int(top_votes[i]), k, int(top_other[i])))
         reasons[i] = why or [f"ensemble score {scores[i]:.2f} in the top {n_flagged}"]
-    return Partial(scores, flagged, cl.suggested, reasons)
+    return Partial(scores, flagged, evidence, reasons)
 
 
 #: Label-issue methods by name; each maps validated inputs to scores, flags and reasons.

@@ -63,7 +63,16 @@ class LabelIssues:
     is_issue : (N,) bool array
         True for the flagged items (``is_issue[indices]`` is all True).
     suggested : (N,) int64 array
-        The label the evidence points to (the model's or the neighbours' choice).
+        The label the evidence points to: for a flagged item the most likely class other than
+        the given one, for the others the most likely class. The evidence is the method's
+        class distribution: the model's probabilities (``"confident_learning"``,
+        ``"self_confidence"``, ``"margin"``), the neighbours' label shares (``"knn"``) or their
+        weighted mean (``"ensemble"`` with embeddings).
+    suggestion_confidence : (N,) float64 array
+        The evidence's probability of the suggested label, in [0, 1]: how sure the method is
+        that the suggestion is right. Review the flagged items with
+        ``review_order("suggestion")`` to see the suggestions most likely right first (these
+        can often be accepted in bulk) and the doubtful ones last.
     reasons : dict of int -> list of str
         For each flagged position, short human-readable reasons.
     labels : (N,) int64 array
@@ -84,6 +93,7 @@ class LabelIssues:
     labels: np.ndarray
     ids: np.ndarray
     method: str
+    suggestion_confidence: np.ndarray
     class_names: list[str] | None = None
 
     def _name(self, c: int) -> str:
@@ -92,6 +102,27 @@ class LabelIssues:
     def __len__(self) -> int:
         """Number of flagged items."""
         return len(self.indices)
+
+    def review_order(self, by: str = "score") -> np.ndarray:
+        """The flagged positions in the order to review them.
+
+        Parameters
+        ----------
+        by : {"score", "suggestion"}
+            ``"score"``: most likely mislabelled first (``indices``). ``"suggestion"``: the most
+            confident suggested label first (ties: by score), so the fixes that are most likely
+            right come first and the doubtful ones, which need a closer look, come last.
+
+        Returns
+        -------
+        (M,) int64 array
+        """
+        check_choice(by, "by", ["score", "suggestion"])
+        if by == "score":
+            return self.indices.copy()
+        conf = self.suggestion_confidence[self.indices]
+        rank = np.arange(len(self.indices))
+        return self.indices[np.lexsort((rank, -conf))]
 
     def explain(self, i: int) -> str:
         """One line saying whether item at position ``i`` is flagged and why."""
@@ -105,11 +136,14 @@ class LabelIssues:
         rank = int(np.flatnonzero(self.indices == i)[0]) + 1
         return f"{head}; flagged (rank {rank}/{len(self)}): " + "; ".join(self.reasons[i])
 
-    def to_records(self) -> list[dict[str, Any]]:
-        """Flagged items in rank order as dicts (``rank, index, id, label, suggested, score,
-        reasons``), ready for ``pandas.DataFrame`` or JSON."""
+    def to_records(self, by: str = "score") -> list[dict[str, Any]]:
+        """Flagged items as dicts (``rank, index, id, label, suggested, suggestion_confidence,
+        score, reasons``), ready for ``pandas.DataFrame`` or JSON, in
+        :meth:`review_order` ``(by)``; ``rank`` is the rank by score either way."""
         out = []
-        for rank, i in enumerate(self.indices.tolist(), start=1):
+        score_rank = {int(i): r for r, i in enumerate(self.indices.tolist(), start=1)}
+        for i in self.review_order(by).tolist():
+            rank = score_rank[i]
             item_id = self.ids[i]
             out.append(
                 {
@@ -118,6 +152,7 @@ class LabelIssues:
                     "id": item_id.item() if hasattr(item_id, "item") else item_id,
                     "label": int(self.labels[i]),
                     "suggested": int(self.suggested[i]),
+                    "suggestion_confidence": float(self.suggestion_confidence[i]),
                     "score": float(self.scores[i]),
                     "reasons": list(self.reasons[i]),
                 }
@@ -172,9 +207,8 @@ def find_label_issues(
         ``p_j - p_i`` (and ``p_j > p_i``) are flagged ("prune by noise rate"). Score: the
         normalised margin score ``(1 - (p_given - max_other p)) / 2``.
     ``"self_confidence"``
-        Score ``1 - p[given]``; flags the top n, n = confident learning's estimate of the number
-        of label errors (the rounded sum of the calibrated off-diagonal counts) or
-        ``num_issues``.
+        Score ``1 - p[given]``; flags the top n, n = the number of items confident learning
+        flags (its estimate of the number of label errors) or ``num_issues``.
     ``"margin"``
         Score ``(1 - (p[given] - max_{j != given} p_j)) / 2`` in [0, 1]; flags as above.
     ``"knn"``
@@ -182,11 +216,22 @@ def find_label_issues(
         differs from the given one. Flags items whose neighbours' plurality vote picks a
         different label (ties not flagged). Needs ``embeddings``; ignores ``probs``.
     ``"ensemble"`` (default)
-        Flags the top n (n = confident learning's estimate of the number of label errors, or
-        ``num_issues``) of a score that is the mean of the rank-normalised self-confidence
-        score ``1 - p[given]`` and, when embeddings exist, the rank-normalised kNN
-        disagreement; so the model and the labelled neighbourhood must both point at an item.
-        Suggested label: confident learning's. Reasons list every method that points at it.
+        Flags the top n (n = the number of items confident learning flags, or
+        ``num_issues``) of a score that is the weighted mean of the rank-normalised
+        self-confidence score ``1 - p[given]`` (weight 1) and, when embeddings exist, the
+        rank-normalised kNN disagreement (weight ``w``); so the model and the labelled
+        neighbourhood must both point at an item. ``w`` measures how far the neighbours can be
+        trusted: with ``a`` the share of confident learning's flagged items whose neighbours'
+        plurality also prefers another label, ``w = clip((a - 0.5) / 0.3, 0, 1)``. Where
+        neighbours share a wrong label (a mislabelled region) they vouch for each other, ``a``
+        falls and the model decides alone.
+        Suggested label: the best other class by the same weighted mean of the model's
+        probabilities and the neighbours' label shares. Reasons list every method that points
+        at it.
+
+    Every result carries a suggested label per item and its confidence
+    (``suggestion_confidence``); ``issues.review_order("suggestion")`` lists the flagged
+    items with the surest suggestions first.
 
     Out-of-sample probabilities are expected (``signals.meta["out_of_sample"] is True``);
     otherwise a ``UserWarning`` is issued. Get them with :func:`cross_val_probs`, or for a torch
@@ -269,17 +314,34 @@ def find_label_issues(
     part = METHODS[method](inp)
     flagged = np.flatnonzero(part.is_issue)
     order = flagged[np.lexsort((flagged, -part.scores[flagged]))]
+    suggested, confidence = _suggestions(part.evidence, signals.labels, part.is_issue)
     return LabelIssues(
         indices=order.astype(np.int64),
         scores=np.asarray(part.scores, dtype=np.float64),
         is_issue=part.is_issue.astype(bool),
-        suggested=part.suggested.astype(np.int64),
+        suggested=suggested,
         reasons={int(i): part.reasons[int(i)] for i in order},
         labels=signals.labels,
         ids=signals.ids,
         method=method,
+        suggestion_confidence=confidence,
         class_names=_class_names(signals.meta.get("classes"), signals.num_classes),
     )
+
+
+def _suggestions(
+    evidence: np.ndarray, labels: np.ndarray, flagged: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Suggested label (flagged: best class other than the given one; others: best class) and
+    its share of the evidence."""
+    ev = np.asarray(evidence, dtype=np.float64)
+    rows = np.arange(len(labels))
+    other = ev.copy()
+    other[rows, labels] = -np.inf
+    suggested = np.where(flagged, other.argmax(axis=1), ev.argmax(axis=1)).astype(np.int64)
+    total = ev.sum(axis=1)
+    confidence = ev[rows, suggested] / np.where(total > 0, total, 1.0)
+    return suggested, np.clip(confidence, 0.0, 1.0)
 
 
 def _class_names(names: Any, k: int) -> list[str] | None:

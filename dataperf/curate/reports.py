@@ -75,6 +75,12 @@ def label_issues_report(
         Column("id"),
         Column("given label", category=True, choices=_names(issues)),
         Column("suggested label"),
+        Column(
+            "suggestion confidence",
+            "number",
+            fmt=lambda v: number(v, 2),
+            title="sort by it to review the surest suggestions first",
+        ),
         Column("score", "number", fmt=lambda v: number(v, 3), title="higher: more likely wrong"),
         Column("reasons", wide=True),
     ]
@@ -83,7 +89,11 @@ def label_issues_report(
         row = [r["rank"]] + ([thumbs[r["index"]]] if thumbs else [])
         given = r.get("label_name", r["label"])
         suggested = r.get("suggested_name", r["suggested"])
-        rows.append(row + [r["id"], str(given), suggested, r["score"], "; ".join(r["reasons"])])
+        rows.append(
+            row
+            + [r["id"], str(given), suggested, r["suggestion_confidence"], r["score"]]
+            + ["; ".join(r["reasons"])]
+        )
     n = len(issues.scores)
     facts = [
         ("method", issues.method),

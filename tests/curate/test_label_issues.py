@@ -290,3 +290,96 @@ def test_class_names_from_meta_appear_in_explanations_and_records():
     assert "labelled 1 ('dog'), suggested 0 ('cat')" in issues.explain(i)
     record = issues.to_records()[0]
     assert record["label_name"] == "dog" and record["suggested_name"] == "cat"
+
+
+# ----------------------------------------------------------------------------- issue 12
+def test_ensemble_flags_as_many_as_confident_learning(planted):
+    signals, _ = planted
+    cl = find_label_issues(signals, method="confident_learning")
+    for method in ("ensemble", "self_confidence", "margin"):
+        assert len(find_label_issues(signals, method=method)) == len(cl), method
+
+
+def test_suggestion_confidence_and_review_order(planted):
+    signals, flipped = planted
+    _, original = load_digits()
+    issues = find_label_issues(signals)
+    conf = issues.suggestion_confidence
+    assert conf.shape == (len(signals),) and conf.dtype == np.float64
+    assert np.all((conf >= 0) & (conf <= 1))
+    # A flagged item's suggestion is never its given label.
+    assert np.all(issues.suggested[issues.indices] != signals.labels[issues.indices])
+    order = issues.review_order("suggestion")
+    assert sorted(order.tolist()) == sorted(issues.indices.tolist())
+    assert np.all(np.diff(conf[order]) <= 0)
+    assert np.array_equal(issues.review_order(), issues.indices)
+    # Confident suggestions are more often right than doubtful ones.
+    hits = order[flipped[order]]
+    half = len(hits) // 2
+    right = issues.suggested[hits] == original[hits]
+    assert right[:half].mean() >= right[half:].mean()
+    assert right[:half].mean() >= 0.95
+    records = issues.to_records(by="suggestion")
+    assert [r["index"] for r in records] == order.tolist()
+    assert records[0]["suggestion_confidence"] == pytest.approx(conf[order[0]])
+    assert {r["rank"] for r in records} == set(range(1, len(issues) + 1))
+    with pytest.raises(ValueError, match="by"):
+        issues.review_order("confidence")
+
+
+def test_ensemble_suggestion_uses_the_neighbours():
+    """The model's second choice is wrong, the neighbours know better: the suggestion follows
+    the mean of both."""
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.normal(c * 10.0, 0.5, size=(30, 2)) for c in range(3)])
+    labels = np.repeat(np.arange(3), 30)
+    labels[5] = 1  # a class-0 item labelled 1
+    probs = np.full((90, 3), 0.05)
+    probs[np.arange(90), labels] = 0.9
+    probs[5] = [0.40, 0.15, 0.45]  # the model prefers 2 over the true class 0
+    signals = Signals(probs=probs, labels=labels, embeddings=x, meta={"out_of_sample": True})
+    issues = find_label_issues(signals, k=5, num_issues=1)
+    assert issues.indices.tolist() == [5]
+    assert issues.suggested[5] == 0
+    plain = find_label_issues(signals, method="self_confidence", num_issues=1)
+    assert plain.suggested[5] == 2  # the model alone would suggest the wrong class
+
+
+def _region_signals(shared_wrong_label: bool) -> tuple[Signals, np.ndarray]:
+    """Two classes; 12 items of class 0 carry label 1. The model (probs) sees them as class 0;
+    in embedding space they sit together (a mislabelled region) or scattered among class 0."""
+    rng = np.random.default_rng(3)
+    n = 200
+    labels = np.repeat([0, 1], n // 2)
+    x = np.where(labels[:, None] == 0, -3.0, 3.0) + rng.normal(0, 1.0, size=(n, 2))
+    wrong = rng.choice(n // 2, 12, replace=False)
+    if shared_wrong_label:
+        x[wrong] = [-3.0, 8.0] + rng.normal(0, 0.2, size=(12, 2))  # their own corner
+    noisy = labels.copy()
+    noisy[wrong] = 1
+    probs = np.where(labels[:, None] == np.arange(2), 0.8, 0.2) + rng.uniform(-0.1, 0.1, (n, 1))
+    probs = probs / probs.sum(axis=1, keepdims=True)
+    signals = Signals(probs=probs, labels=noisy, embeddings=x, meta={"out_of_sample": True})
+    return signals, noisy != labels
+
+
+def test_neighbours_that_vouch_for_a_wrong_region_are_not_trusted():
+    signals, flipped = _region_signals(shared_wrong_label=True)
+    ens = find_label_issues(signals, k=5)
+    alone = find_label_issues(
+        Signals(probs=signals.probs, labels=signals.labels, meta={"out_of_sample": True})
+    )
+    # The region's neighbours all carry the wrong label: the ensemble drops their vote and
+    # ranks exactly as the model alone, so the region is still found.
+    assert np.allclose(ens.scores, alone.scores)
+    assert len(ens) >= 6 and flipped[ens.indices].all()
+
+
+def test_neighbours_that_confirm_the_model_are_used():
+    signals, flipped = _region_signals(shared_wrong_label=False)
+    ens = find_label_issues(signals, k=5)
+    alone = find_label_issues(
+        Signals(probs=signals.probs, labels=signals.labels, meta={"out_of_sample": True})
+    )
+    assert not np.allclose(ens.scores, alone.scores)
+    assert len(ens) >= 6 and flipped[ens.indices].all()
