@@ -286,7 +286,10 @@ def _neighbour_weight(cl_flagged: np.ndarray, knn: tuple) -> float:
 def _method_ensemble(inp: Inputs) -> Partial:
     cl, estimate = _confident_learning(inp)
     sc = _self_confidence(inp)
-    scores = _rank01(1.0 - sc)
+    _, p_best = _best_other(inp.probs, inp.labels)
+    # The model's view: mean rank of low self-confidence and of the margin to the best other
+    # class (which tells a look-alike confusion from a plainly wrong label).
+    scores = (_rank01(1.0 - sc) + _rank01(p_best - sc)) / 2.0
     # The model and the neighbours both vote on the true label, the neighbours as far as
     # they can be trusted: the suggestions come from the same weighted mean.
     knn, evidence = None, inp.probs

@@ -217,8 +217,9 @@ def find_label_issues(
         different label (ties not flagged). Needs ``embeddings``; ignores ``probs``.
     ``"ensemble"`` (default)
         Flags the top n (n = the number of items confident learning flags, or
-        ``num_issues``) of a score that is the weighted mean of the rank-normalised
-        self-confidence score ``1 - p[given]`` (weight 1) and, when embeddings exist, the
+        ``num_issues``) of a score that is the weighted mean of the model's part (weight 1:
+        the mean of the rank-normalised self-confidence score ``1 - p[given]`` and margin
+        score ``max_{j != given} p_j - p[given]``) and, when embeddings exist, the
         rank-normalised kNN disagreement (weight ``w``); so the model and the labelled
         neighbourhood must both point at an item. ``w`` measures how far the neighbours can be
         trusted: with ``a`` the share of confident learning's flagged items whose neighbours'
