@@ -19,6 +19,7 @@ from typing import Any
 __all__ = [
     "BUILTIN_METHOD_NAMES",
     "DATASETS",
+    "NOISE_NAMES",
     "REGISTRY",
     "TASK_NAMES",
     "Builtin",
@@ -29,6 +30,10 @@ __all__ = [
 
 DATASETS: tuple[str, ...] = ("digits", "fashion-mnist")
 """The datasets every task runs on."""
+
+NOISE_NAMES: tuple[str, ...] = ("uniform", "class_conditional", "systematic")
+"""The named noise models of the debugging task (``dataperf.bench.tasks.debugging.NOISE_MODELS``;
+``dataperf bench debugging --noise``)."""
 
 
 def load(target: str, key: str | None = None) -> Any:
@@ -97,7 +102,8 @@ def _find_label_issues(method: str) -> Builtin:
     return Builtin(
         method,
         "dataperf.bench.tasks.debugging:BY_FIND_LABEL_ISSUES",
-        f"ranks by `find_label_issues(signals, method={method!r}).scores`",
+        f"`find_label_issues(signals, method={method!r})`: ranks by its `scores`, flags its "
+        "`is_issue`",
     )
 
 
@@ -140,8 +146,8 @@ REGISTRY: dict[str, TaskEntry] = {
         TaskEntry(
             "debugging",
             "dataperf.bench.tasks.debugging:debugging_task",
-            "f(signals) -> ranking",
-            "rank training items to find flipped labels",
+            "f(signals) -> ranking, LabelIssues or (ranking, flagged mask)",
+            "rank training items to find planted label errors, optionally flagging a set",
             (
                 Builtin(
                     "random",

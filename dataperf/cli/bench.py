@@ -11,18 +11,20 @@ from __future__ import annotations
 import argparse
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from dataperf._errors import InputValueError
 from dataperf._term import escape
-from dataperf.bench.registry import DATASETS, REGISTRY, TASK_NAMES
+from dataperf.bench.registry import DATASETS, NOISE_NAMES, REGISTRY, TASK_NAMES
 from dataperf.cli.common import positive
 
 HELP = "benchmark data-centric methods on a DataPerf-style task (model and test fixed)"
 DESCRIPTION = (
     "dataperf bench runs a DataPerf-style task (the model and the test set held fixed, the data "
     "varied) on real offline data and compares data-centric methods: training-data selection, "
-    "training-data debugging (finding flipped labels) or test-data proposal. It prints a table of "
+    "training-data debugging (finding planted label errors) or test-data proposal. It prints a "
+    "table of "
     "mean +- std over seeds and saves a plot and the results as JSON."
 )
 
@@ -78,7 +80,103 @@ def add_parser(commands: Any) -> None:
         help="folder for DIR/<task>.png (plot) and DIR/<task>.json (results; created if "
         "needed) (default: runs/bench)",
     )
+    g = p.add_argument_group(
+        "debugging task",
+        "How label errors are planted in the pool (debugging only; each seeded, exact in its "
+        "counts). A method may return a ranking, a LabelIssues, or (ranking, flagged mask); a "
+        "flagged set is scored by its precision, recall and f1 against the planted errors.",
+    )
+    noise = g.add_mutually_exclusive_group()
+    noise.add_argument(
+        "--noise",
+        choices=NOISE_NAMES,
+        metavar="MODEL",
+        help="uniform: random items, each flipped to a different random class; "
+        "class_conditional: classes flipped as the fixed model confuses them (its out-of-sample "
+        "confusion matrix on the clean pool; no class loses over 45%% of its labels); "
+        "systematic: whole regions of feature space (each at most 5%% of its class) take the "
+        "nearest other class's label (default: uniform)",
+    )
+    noise.add_argument(
+        "--noise-matrix",
+        metavar="FILE",
+        help="your own class-conditional noise instead of --noise: a (K, K) matrix T[i, j] = "
+        "P(noisy = j | true = i) (rows summing to 1, every diagonal entry above 0.5) in a .npy "
+        "file (np.save), a .csv (comma-separated) or a .txt (whitespace-separated); not with "
+        "--flip-rate",
+    )
+    g.add_argument(
+        "--flip-rate",
+        type=rate,
+        metavar="RATE",
+        help="share of the pool planted as errors by --noise, in (0, 0.5) (default 0.1)",
+    )
     p.set_defaults(run=run)
+
+
+def rate(value: str) -> float:
+    """A number for ``--flip-rate`` (its range is checked by the task)."""
+    try:
+        return float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 0.5), got {value!r}") from None
+
+
+def read_noise_matrix(path: str) -> Any:
+    """The ``(K, K)`` float array in ``path`` (``.npy``, ``.csv`` or whitespace ``.txt``)."""
+    import numpy as np
+
+    file = Path(path)
+    suffix = file.suffix.lower()
+    if suffix not in (".npy", ".csv", ".txt"):
+        raise InputValueError(
+            f"--noise-matrix {path!r}: expected a .npy, .csv or .txt file. Fix: np.save("
+            "'noise.npy', T) or np.savetxt('noise.csv', T, delimiter=',')."
+        )
+    if not file.is_file():
+        raise InputValueError(f"--noise-matrix {path!r}: no such file. Fix: check the path.")
+    if suffix == ".npy":
+        from dataperf._store import read_npy
+
+        return np.asarray(read_npy(file, mmap=False), dtype=np.float64)
+    try:
+        return np.loadtxt(file, delimiter="," if suffix == ".csv" else None, ndmin=2)
+    except (OSError, ValueError) as err:
+        raise InputValueError(
+            f"--noise-matrix {path!r}: cannot read a matrix of numbers ({err}). Fix: one row "
+            f"per line, {'comma' if suffix == '.csv' else 'space'}-separated numbers."
+        ) from None
+
+
+def noise_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The keyword arguments of ``debugging_task`` that ``--noise``, ``--noise-matrix`` and
+    ``--flip-rate`` give (none when they are not used)."""
+    given = {
+        "--noise": args.noise,
+        "--noise-matrix": args.noise_matrix,
+        "--flip-rate": args.flip_rate,
+    }
+    used = [option for option, value in given.items() if value is not None]
+    if used and args.task != "debugging":
+        raise InputValueError(
+            f"{', '.join(used)} appl{'ies' if len(used) == 1 else 'y'} to the debugging task "
+            f"only; the task is {args.task}. Fix: drop {', '.join(used)}, or run dataperf bench "
+            "debugging."
+        )
+    if args.noise_matrix is not None and args.flip_rate is not None:
+        raise InputValueError(
+            "--flip-rate and --noise-matrix were both given; the matrix already sets each "
+            "class's flip rate (1 - T[i, i]). Fix: drop --flip-rate, or use --noise "
+            "class_conditional --flip-rate RATE."
+        )
+    options: dict[str, Any] = {}
+    if args.noise is not None:
+        options["noise"] = args.noise
+    if args.noise_matrix is not None:
+        options["noise"] = read_noise_matrix(args.noise_matrix)
+    if args.flip_rate is not None:
+        options["flip_rate"] = args.flip_rate
+    return options
 
 
 def _bench_method(spec: str) -> Any:
@@ -120,6 +218,7 @@ def run(args: argparse.Namespace) -> int:
     from dataperf.bench.tasks import builtin_methods, get_task
 
     args.task, chosen = bench_methods(args.task, args.method)
+    options = noise_options(args)
     task = get_task(args.task)
     specs = chosen or builtin_methods(args.task)
     methods: dict[str, Any] = {}
@@ -134,7 +233,7 @@ def run(args: argparse.Namespace) -> int:
         methods[name] = method
     out = make_output_folder(args.out, "--out")  # before the long run
     start = time.perf_counter()
-    result = task(methods, dataset=args.dataset, seeds=tuple(range(args.seeds)))
+    result = task(methods, dataset=args.dataset, seeds=tuple(range(args.seeds)), **options)
     seconds = time.perf_counter() - start
     print(escape(result.table()))
     with os_errors(f"--out {out}"):

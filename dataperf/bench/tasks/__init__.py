@@ -8,10 +8,12 @@ Three tasks score data-centric algorithms end to end, each returning a :class:`T
     ``budget`` items; a fixed scikit-learn ``LogisticRegression`` is trained on them and scored
     on a fixed test split (accuracy and macro-F1).
 :func:`debugging_task` (:mod:`~dataperf.bench.tasks.debugging`)
-    Training-data debugging. A fraction of the pool's labels is flipped to another random
-    class; a method ranks items to inspect. Scored by the fraction of flips found against the
-    fraction inspected, and by the test accuracy after fixing the top-``m`` inspected items
-    (``m`` = number of flips), next to no fixing and perfect fixing.
+    Training-data debugging. A noise model (uniform, class-conditional, systematic, or a
+    noise matrix of yours) plants label errors in the pool; a method ranks items to inspect
+    and may flag a set. Scored by the fraction of errors found against the fraction
+    inspected, by the test accuracy after fixing the top-``m`` inspected items (``m`` =
+    number of errors), next to no fixing and perfect fixing, and by the precision, recall and
+    F1 of a flagged set.
 :func:`proposal_task` (:mod:`~dataperf.bench.tasks.proposal`)
     Test-data proposal on planted pools (:func:`dataperf.bench.planted_scenario`): precision@k
     of ``dataperf.HardnessSampler`` and the :data:`dataperf.bench.BASELINES`.
@@ -73,8 +75,8 @@ SELECTION_METHODS: dict[str, Callable[..., Any]] = {
 DEBUGGING_METHODS: dict[str, Callable[..., Any]] = {
     b.name: b.load() for b in REGISTRY["debugging"].builtins
 }
-"""Built-in debugging methods: name -> ``f(signals[, seed=]) -> (N,) ranking``, most suspect
-first."""
+"""Built-in debugging methods: name -> ``f(signals[, seed=])`` returning an ``(N,)`` ranking,
+most suspect first, or a ``LabelIssues`` (ranked by its scores, flagged set ``is_issue``)."""
 
 
 def get_task(name: str) -> Callable[..., TaskResult]:

@@ -1,13 +1,16 @@
-"""The debugging task: find the flipped labels of a pool, fix them, retrain the fixed model.
+"""The debugging task: find the planted label errors of a pool, fix them, retrain the fixed model.
 
-Per seed, a noise model flips some pool labels; a method sees the noisy labels, the fixed
+Per seed, a noise model (:data:`NOISE_MODELS`, from :mod:`dataperf.bench.noise`, or a noise
+matrix of the user's) plants label errors in the pool; a method sees the noisy labels, the fixed
 features and out-of-sample probs of the fixed model trained on the noisy labels, and ranks the
-items to inspect, most suspect first. Scored by the fraction of flips found against the
-fraction inspected, and by the test accuracy after fixing the top-``m`` ranked items
-(``m`` = number of flips), next to no fixing and perfect fixing.
+items to inspect, most suspect first; it may also flag a set of items as label errors. Scored by
+the fraction of the errors found against the fraction inspected, by the test accuracy after
+fixing the top-``m`` ranked items (``m`` = number of errors), next to no fixing and perfect
+fixing, and, for a flagged set, by its precision, recall and F1 against the planted errors.
 
-The built-in methods have the user signature ``f(signals) -> ranking``; those that need a seed
-name a ``seed`` parameter, which the runner fills for any method that names it.
+The built-in methods have the user signature ``f(signals) -> ranking`` (or a ``LabelIssues``;
+see :func:`check_output`); those that need a seed name a ``seed`` parameter, which the runner
+fills for any method that names it.
 """
 
 from __future__ import annotations
@@ -19,8 +22,14 @@ from typing import Any
 
 import numpy as np
 
-from dataperf._errors import InputValueError
-from dataperf._validate import check_float, describe
+from dataperf._errors import InputTypeError, InputValueError
+from dataperf._validate import check_choice, check_float, describe
+from dataperf.bench.noise import (
+    class_conditional_noise,
+    confusion_noise_matrix,
+    systematic_noise,
+    uniform_noise,
+)
 from dataperf.bench.tasks.data import (
     TaskData,
     check_dataset,
@@ -40,50 +49,122 @@ from dataperf.signals import Signals
 
 __all__ = [
     "BY_FIND_LABEL_ISSUES",
+    "DEFAULT_FLIP_RATE",
     "NOISE_MODELS",
     "DebuggingTask",
+    "check_output",
+    "check_ranking",
     "debugging_task",
     "flip_labels",
     "loss_ranking",
+    "pool_noise_matrix",
     "random_ranking",
 ]
+
+#: The flip rate of the named noise models when ``flip_rate`` is not given.
+DEFAULT_FLIP_RATE = 0.1
+#: What :meth:`DebuggingTask.info` calls a noise matrix given by the user.
+USER_MATRIX = "user matrix"
 
 
 # ----------------------------------------------------------------------------- noise models
 
+#: The former name of :func:`dataperf.bench.noise.uniform_noise` (same seeds, same flips).
+flip_labels = uniform_noise
 
-def flip_labels(labels: Any, rate: float, num_classes: int, *, seed: int) -> np.ndarray:
-    """Flip ``round(rate * N)`` labels, chosen at random, each to a different random class.
 
-    Parameters
-    ----------
-    labels : (N,) int array
-    rate : float in [0, 1)
-    num_classes : int
-    seed : int
+def pool_noise_matrix(data: TaskData, rate: float) -> np.ndarray:
+    """The ``class_conditional`` noise matrix of ``data``'s pool at overall flip rate ``rate``.
+
+    :func:`dataperf.bench.noise.confusion_noise_matrix` of the confusion matrix of the fixed
+    model's 5-fold out-of-sample predictions on the clean pool (``data.pool.probs``), weighted
+    by the pool's class sizes.
 
     Returns
     -------
-    (N,) int64 array
-        The noisy labels; ``noisy != labels`` marks the flips.
+    (K, K) float64 array
+        ``T[i, j] = P(noisy = j | true = i)``.
     """
-    y = np.asarray(labels, dtype=np.int64)
-    rng = np.random.default_rng([seed, 31])
-    n_flip = int(round(rate * len(y)))
-    idx = rng.choice(len(y), size=n_flip, replace=False)
-    noisy = y.copy()
-    noisy[idx] = (y[idx] + rng.integers(1, num_classes, size=n_flip)) % num_classes
-    return noisy
+    k = data.num_classes
+    confusion = np.zeros((k, k))
+    np.add.at(confusion, (data.y_pool, data.pool.probs.argmax(axis=1)), 1.0)
+    sizes = np.bincount(data.y_pool, minlength=k)
+    return confusion_noise_matrix(confusion, rate, class_sizes=sizes)
 
 
 def _uniform(data: TaskData, rate: float, seed: int) -> np.ndarray:
-    return flip_labels(data.y_pool, rate, data.num_classes, seed=seed)
+    return uniform_noise(data.y_pool, rate, data.num_classes, seed=seed)
+
+
+def _class_conditional(data: TaskData, rate: float, seed: int) -> np.ndarray:
+    return class_conditional_noise(data.y_pool, pool_noise_matrix(data, rate), seed=seed)
+
+
+def _systematic(data: TaskData, rate: float, seed: int) -> np.ndarray:
+    return systematic_noise(data.x_pool, data.y_pool, rate, seed=seed, num_classes=data.num_classes)
 
 
 NoiseModel = Callable[[TaskData, float, int], np.ndarray]
-NOISE_MODELS: dict[str, NoiseModel] = {"uniform": _uniform}
-"""Noise model name -> ``f(data, rate, seed) -> (N,) noisy pool labels``. ``uniform``: each
-flipped label goes to a different class drawn uniformly (:func:`flip_labels`)."""
+NOISE_MODELS: dict[str, NoiseModel] = {
+    "uniform": _uniform,
+    "class_conditional": _class_conditional,
+    "systematic": _systematic,
+}
+"""Noise model name -> ``f(data, rate, seed) -> (N,) noisy pool labels`` (see
+:func:`debugging_task` for what each plants)."""
+
+
+def _check_noise_name(noise: str, flip_rate: Any) -> tuple[str, float]:
+    """``(name, rate)`` of a named noise model; ``flip_rate`` None is the default rate."""
+    name = check_choice(
+        noise,
+        "noise",
+        NOISE_MODELS,
+        fix="Fix: pass one of these names, or a (K, K) noise matrix T[i, j] = P(noisy = j | "
+        "true = i) as noise=T.",
+    )
+    rate = DEFAULT_FLIP_RATE if flip_rate is None else flip_rate
+    return name, check_float(rate, "flip_rate", low=0.0, high=0.5, low_open=True, high_open=True)
+
+
+def _as_matrix(noise: Any, flip_rate: Any) -> np.ndarray:
+    """A noise given as a matrix, as a 2-D float array (its values are checked later)."""
+    try:
+        matrix = np.asarray(noise, dtype=np.float64)
+    except (TypeError, ValueError):
+        matrix = None
+    if matrix is None or matrix.ndim != 2:
+        raise InputTypeError(
+            f"noise must be one of {list(NOISE_MODELS)} or a (K, K) noise matrix T[i, j] = "
+            f"P(noisy = j | true = i); got {describe(noise)}. Fix: noise='uniform', or "
+            "noise=np.array(...) of shape (K, K)."
+        )
+    if flip_rate is not None:
+        raise InputValueError(
+            f"flip_rate ({flip_rate!r}) and a noise matrix were both given; the matrix already "
+            "sets each class's flip rate (1 - T[i, i]). Fix: drop flip_rate, or pass "
+            "noise='class_conditional' with a flip_rate instead of the matrix."
+        )
+    return matrix
+
+
+def _check_matrix(matrix: np.ndarray, data: TaskData) -> tuple[np.ndarray, float]:
+    """A user's noise matrix checked against ``data`` (shape (K, K), rows summing to 1, every
+    diagonal entry above 0.5: the checks of :func:`class_conditional_noise`) and the share of
+    the pool it flips, ``sum_i n_i (1 - T[i, i]) / N``."""
+    k = data.num_classes
+    if matrix.shape != (k, k):
+        raise InputValueError(
+            f"noise matrix must be ({k}, {k}) for the {k} classes of {data.dataset!r}; got shape "
+            f"{matrix.shape}. Fix: one row and one column per class, T[i, j] = P(noisy = j | "
+            "true = i)."
+        )
+    try:
+        class_conditional_noise(data.y_pool, matrix, seed=0)  # its checks, before the long run
+    except InputValueError as err:
+        raise InputValueError(f"noise matrix: {err}") from err
+    sizes = np.bincount(data.y_pool, minlength=k)
+    return matrix, float((sizes * (1.0 - np.diag(matrix))).sum() / sizes.sum())
 
 
 # ----------------------------------------------------------------------------- built-ins
@@ -108,30 +189,33 @@ def loss_ranking(signals: Signals) -> np.ndarray:
     return _ranking(loss(signals.probs, signals.labels), len(signals), "loss")
 
 
-def _by_find_label_issues(method: str) -> Callable[[Signals], np.ndarray]:
-    def run(signals: Signals) -> np.ndarray:
+def _by_find_label_issues(method: str) -> Callable[[Signals], Any]:
+    def run(signals: Signals) -> Any:
         from dataperf.curate.label_issues import find_label_issues
 
-        scores = find_label_issues(signals, method=method).scores
-        return _ranking(scores, len(signals), f"find_label_issues(method={method!r})")
+        return find_label_issues(signals, method=method)
 
     run.__name__ = method
-    run.__doc__ = f"Rank by ``dataperf.curate.find_label_issues(signals, method={method!r})``."
+    run.__doc__ = (
+        f"``dataperf.curate.find_label_issues(signals, method={method!r})``: ranked by its "
+        "``scores``, flagged set its ``is_issue``."
+    )
     return run
 
 
-BY_FIND_LABEL_ISSUES: dict[str, Callable[[Signals], np.ndarray]] = {
+BY_FIND_LABEL_ISSUES: dict[str, Callable[[Signals], Any]] = {
     m: _by_find_label_issues(m)
     for m in ("self_confidence", "margin", "confident_learning", "knn", "ensemble")
 }
-"""The built-ins that rank by ``dataperf.curate.find_label_issues(signals, method=...).scores``."""
+"""The built-ins that return ``dataperf.curate.find_label_issues(signals, method=...)`` (a
+``LabelIssues``): ranked by its ``scores``, and its ``is_issue`` scored as a flagged set."""
 
 
-# ----------------------------------------------------------------------------- the task
+# ----------------------------------------------------------------------------- outputs
 
 
 def check_ranking(order: Any, n: int, name: str) -> np.ndarray:
-    """What a debugging method returned, checked: a permutation of ``0..n-1``."""
+    """What a debugging method returned as its ranking, checked: a permutation of ``0..n-1``."""
     arr = np.asarray(order)
     if (
         arr.shape != (n,)
@@ -140,25 +224,94 @@ def check_ranking(order: Any, n: int, name: str) -> np.ndarray:
     ):
         raise InputValueError(
             f"method {name!r} must return a ranking of all {n} items (a permutation of "
-            f"0..{n - 1}, most suspect first); got {describe(order)}. Fix: return "
-            "np.argsort(-scores)."
+            f"0..{n - 1}, most suspect first), a LabelIssues, or (ranking, flagged mask); got "
+            f"{describe(order)}. Fix: return np.argsort(-scores)."
         )
     return arr.astype(np.int64)
 
 
+def _check_mask(mask: Any, n: int, name: str, what: str) -> np.ndarray:
+    arr = np.asarray(mask)
+    if arr.shape != (n,) or arr.dtype != np.bool_:
+        raise InputValueError(
+            f"method {name!r}: {what} must be an ({n},) bool mask, True for each flagged item; "
+            f"got {describe(mask)}. Fix: flagged = np.zeros({n}, dtype=bool); "
+            "flagged[flagged_positions] = True."
+        )
+    return arr
+
+
+def check_output(output: Any, n: int, name: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """What a debugging method returned, checked: ``(ranking, flagged mask or None)``.
+
+    A method returns one of:
+
+    - a ranking: ``(n,)`` ints, a permutation of ``0..n-1``, most suspect first (no flagged set);
+    - a ``dataperf.curate.LabelIssues`` (or any object with ``scores`` and ``is_issue``): the
+      ranking is ``argsort(-scores)`` (stable: ties in position order), the flagged set
+      ``is_issue``;
+    - a tuple ``(ranking, flagged)``: a ranking as above and an ``(n,)`` bool mask, True for the
+      items the method calls label errors (e.g. cleanlab's ``find_label_issues`` mask).
+    """
+    if hasattr(output, "scores") and hasattr(output, "is_issue"):
+        what = type(output).__name__
+        scores = np.asarray(output.scores)
+        if scores.shape != (n,) or scores.dtype.kind not in "iuf":
+            raise InputValueError(
+                f"method {name!r} returned a {what} whose scores are {describe(output.scores)}; "
+                f"expected one number per pool item, shape ({n},). Fix: run find_label_issues "
+                "on the Signals the method was given (all of the pool, in order)."
+            )
+        if np.isnan(scores).any():
+            raise InputValueError(
+                f"method {name!r} returned a {what} with NaN scores at positions "
+                f"{np.flatnonzero(np.isnan(scores))[:5].tolist()}; they cannot be ranked. Fix: "
+                "give every item a number (-inf for the least suspect)."
+            )
+        flagged = _check_mask(output.is_issue, n, name, f"the is_issue of its {what}")
+        return np.argsort(-scores, kind="stable").astype(np.int64), flagged
+    if isinstance(output, tuple) and len(output) == 2 and np.ndim(output[0]) == 1:
+        order = check_ranking(output[0], n, name)
+        return order, _check_mask(output[1], n, name, "the second item of its (ranking, flagged)")
+    return check_ranking(output, n, name), None
+
+
+def _flagged_rows(flagged: np.ndarray, errors: np.ndarray) -> list[tuple[str, Any, float]]:
+    hits, n_flagged, n_errors = int((flagged & errors).sum()), int(flagged.sum()), int(errors.sum())
+    return [
+        ("precision", None, hits / n_flagged if n_flagged else 0.0),
+        ("recall", None, hits / n_errors if n_errors else 0.0),
+        ("f1", None, 2 * hits / (n_flagged + n_errors) if n_flagged + n_errors else 0.0),
+        ("flagged", None, float(n_flagged)),
+    ]
+
+
+# ----------------------------------------------------------------------------- the task
+
+_SINGLE_LABELS = {
+    "precision": "flagged set vs the planted errors",
+    "recall": "flagged set vs the planted errors",
+    "f1": "flagged set vs the planted errors",
+    "flagged": "items flagged",
+}
+
+
 @dataclass
 class DebuggingTask:
-    """One trial per seed: ``f(signals, seed=...)`` ranks the noisy pool; scored by the flips
-    found in the first fractions inspected and the accuracy after fixing the top ranked."""
+    """One trial per seed: ``f(signals, seed=...)`` ranks (and may flag) the noisy pool; scored
+    by the errors found in the first fractions inspected, the accuracy after fixing the top
+    ranked and, for a flagged set, its precision, recall and F1."""
 
     data: TaskData
     seeds: list[int]
     flip_rate: float
     fractions: list[float]
     noise: str = "uniform"
+    noise_matrix: np.ndarray | None = None
     name: str = "debugging"
     x_name: str = "fraction"
-    metrics: tuple[str, ...] = ("found", "fixed_accuracy")
+    metrics: tuple[str, ...] = ("found", "fixed_accuracy", "precision", "recall", "f1", "flagged")
+    single_labels: dict[str, str] = field(default_factory=lambda: dict(_SINGLE_LABELS))
     n_flips: dict[int, int] = field(default_factory=dict)
 
     @property
@@ -171,20 +324,24 @@ class DebuggingTask:
         m = counts.pop() if len(counts) == 1 else "m"
         return f"after fixing the top {m} ranked" + (" (m = flips)" if m == "m" else "")
 
+    def noisy_labels(self, seed: int) -> np.ndarray:
+        """The pool's labels with this task's noise planted with ``seed``."""
+        d = self.data
+        if self.noise_matrix is not None:  # user's, or class_conditional's (fixed over seeds)
+            return class_conditional_noise(d.y_pool, self.noise_matrix, seed=seed)
+        return NOISE_MODELS[self.noise](d, self.flip_rate, seed)
+
     def _accuracy(self, labels: np.ndarray) -> float:
         d = self.data
         return fit_score(d.x_pool, labels, d.x_test, d.y_test, d.num_classes)[0]
 
     def trials(self) -> Iterator[Trial]:
-        from dataperf.curate.label_issues import cross_val_probs
-
         d = self.data
         for seed in self.seeds:
-            noisy = NOISE_MODELS[self.noise](d, self.flip_rate, seed)
+            noisy = self.noisy_labels(seed)
             self.n_flips[seed] = int((noisy != d.y_pool).sum())
-            probs = cross_val_probs(fixed_model(), d.x_pool, noisy, folds=5, seed=seed).probs
             signals = Signals(
-                probs=probs,
+                probs=_noisy_probs(d.x_pool, noisy, seed),
                 embeddings=d.x_pool,
                 labels=noisy,
                 meta={"out_of_sample": True, "dataset": d.dataset, "flip_rate": self.flip_rate},
@@ -199,51 +356,104 @@ class DebuggingTask:
         truth, noisy = self.data.y_pool, trial.truth
         flipped = noisy != truth
         n, n_flips = len(truth), int(flipped.sum())
-        order = check_ranking(output, n, method)
+        order, flagged = check_output(output, n, method)
         rows = [
             ("found", f, float(flipped[order[: math.ceil(f * n)]].sum() / max(n_flips, 1)))
             for f in self.fractions
         ]
         fixed = noisy.copy()
         fixed[order[:n_flips]] = truth[order[:n_flips]]
-        return [*rows, ("fixed_accuracy", None, self._accuracy(fixed))]
+        rows.append(("fixed_accuracy", None, self._accuracy(fixed)))
+        return rows if flagged is None else [*rows, *_flagged_rows(flagged, flipped)]
 
     def info(self) -> dict[str, Any]:
         counts = sorted(set(self.n_flips.values()))
-        return {
+        out = {
             **self.data.info,
             "noise": self.noise,
             "flip_rate": self.flip_rate,
             "n_flips": counts[0] if len(counts) == 1 else dict(self.n_flips),
             "fractions": self.fractions,
         }
+        if self.noise_matrix is not None:
+            out["noise_matrix"] = self.noise_matrix.tolist()
+        return out
+
+
+def _noisy_probs(x: np.ndarray, labels: np.ndarray, seed: int) -> np.ndarray:
+    """5-fold out-of-sample probs of the fixed model trained on ``labels`` (fold seed ``seed``)."""
+    from dataperf.curate.cross_val import cross_val_probs
+
+    return cross_val_probs(fixed_model(), x, labels, folds=5, seed=seed).probs
 
 
 def debugging_task(
     methods: Any = None,
     *,
     dataset: str = "digits",
-    flip_rate: float = 0.1,
+    noise: Any = "uniform",
+    flip_rate: float | None = None,
     seeds: Sequence[int] = (0, 1, 2),
     fractions: Sequence[float] = (0.05, 0.1, 0.2, 0.3),
 ) -> TaskResult:
-    """Training-data debugging: find flipped labels, fix them, retrain the fixed model.
+    """Training-data debugging: find planted label errors, fix them, retrain the fixed model.
 
-    Per seed, ``round(flip_rate * N)`` pool labels are flipped to a different random class.
-    The Signals a method sees are the noisy labels, the fixed features (``embeddings``) and
-    5-fold out-of-sample probs of the fixed model trained on the noisy labels
-    (``dataperf.curate.cross_val_probs``, fold seed = seed).
+    Per seed, a noise model plants label errors in the pool (:mod:`dataperf.bench.noise`; each
+    is seeded and exact in its counts). The Signals a method sees are the noisy labels, the
+    fixed features (``embeddings``) and 5-fold out-of-sample probs of the fixed model trained on
+    the noisy labels (``dataperf.curate.cross_val_probs``, fold seed = seed).
+
+    Noise models (``noise=``):
+
+    ``"uniform"`` (default)
+        ``round(flip_rate * N)`` items drawn at random, each flipped to a different class drawn
+        uniformly (the errors of a careless annotator; the easiest case).
+    ``"class_conditional"``
+        Look-alike classes are confused: the noise matrix ``T`` is
+        ``confusion_noise_matrix(confusion, flip_rate, class_sizes=...)`` of the confusion
+        matrix of the fixed model's 5-fold out-of-sample predictions on the clean pool. Class
+        ``i`` loses exactly ``round((1 - T[i, i]) * n_i)`` items, drawn at random within the
+        class, mostly to the classes the model confuses it with. Class flip rates follow the
+        model's per-class error rates, scaled to ``flip_rate`` overall and capped at 0.45
+        (``noise.MAX_CLASS_RATE``; the excess goes to the other classes), so the true label
+        stays the majority of every class. ``T`` is the same for every seed.
+    ``"systematic"``
+        Whole regions of feature space take their neighbour class's label: in every class,
+        ``round(flip_rate * n_i)`` items in ``ceil(flip_rate / 0.05)`` regions (each the items
+        nearest a random anchor, at most 5% of the class, ``noise.MAX_REGION_SHARE``) are
+        relabelled as the class of the item of another class nearest the anchor. Neighbours
+        share the wrong label, so a model trained on it learns it: the hard case for every
+        detector.
+    a ``(K, K)`` array ``T``
+        Your own class-conditional noise, ``T[i, j] = P(noisy = j | true = i)``: rows summing
+        to 1, every diagonal entry above 0.5 (each class flips less than half of its items).
+        Class ``i`` loses exactly ``round((1 - T[i, i]) * n_i)`` items, each to ``j`` with
+        probability ``T[i, j] / (1 - T[i, i])``. ``flip_rate`` must not be given with it.
 
     Parameters
     ----------
     methods : list of (str or callable) or dict name -> (str or callable), optional
         Built-in names (``dataperf.bench.registry.REGISTRY["debugging"]``: ``"random"``,
         ``"loss"``, ``"self_confidence"``, ``"margin"``, ``"confident_learning"``, ``"knn"``,
-        ``"ensemble"``) or callables ``f(signals: Signals) -> (N,) int ranking`` (a
-        permutation of the pool, most suspect first). A callable that names a ``seed``
-        parameter gets the run's seed. None runs every built-in.
+        ``"ensemble"``) or callables ``f(signals: Signals)`` returning one of (see
+        :func:`check_output`):
+
+        - an ``(N,)`` int ranking, a permutation of the pool, most suspect first;
+        - a ``dataperf.curate.LabelIssues`` (or any object with ``scores`` (N,) and
+          ``is_issue`` (N,) bool): ranked by ``argsort(-scores)`` (stable), flagged set
+          ``is_issue``;
+        - a tuple ``(ranking, flagged)``, ``flagged`` an ``(N,)`` bool mask of the items the
+          method calls label errors (what, e.g., cleanlab's ``find_label_issues`` returns).
+
+        A callable that names a ``seed`` parameter gets the run's seed. None runs every
+        built-in; those from ``find_label_issues`` return its ``LabelIssues``, so their flagged
+        sets are scored too.
     dataset : {"digits", "fashion-mnist"}
-    flip_rate : float in (0, 0.5]
+    noise : {"uniform", "class_conditional", "systematic"} or (K, K) array-like
+        The noise model (above).
+    flip_rate : float in (0, 0.5), optional
+        Overall share of the pool planted as errors by a named noise model; default 0.1. Not
+        with a noise matrix (which sets the rate of each class).
     seeds : sequence of int
     fractions : sequence of float in (0, 1]
         Fractions of the pool inspected, for the ``found`` metric.
@@ -251,15 +461,25 @@ def debugging_task(
     Returns
     -------
     TaskResult
-        Metrics ``found`` (fraction of the flips among the first ``ceil(f * N)`` ranked items,
+        Metrics ``found`` (fraction of the errors among the first ``ceil(f * N)`` ranked items,
         x = f) and ``fixed_accuracy`` (test accuracy of the fixed model after restoring the
-        true label of every flipped item among the first ``m`` ranked, ``m`` = number of
-        flips; x None). Two reference rows of ``fixed_accuracy``: ``(no fixing)`` and
-        ``(all flips fixed)``.
+        true label of every error among the first ``m`` ranked, ``m`` = number of errors;
+        x None), with two reference rows: ``(no fixing)`` and ``(all flips fixed)``. For the
+        methods that return a flagged set (and only when at least one does), x None:
+        ``precision`` (share of the flagged items that are errors; 0 when none is flagged),
+        ``recall`` (share of the errors flagged), ``f1`` (their harmonic mean) and ``flagged``
+        (how many items were flagged). ``info`` holds ``noise`` (the name, or
+        ``"user matrix"``), ``flip_rate`` (for a matrix: the share of the pool it flips),
+        ``n_flips`` and, for ``class_conditional`` and a user matrix, ``noise_matrix`` (a
+        nested list).
     """
     dataset = check_dataset(dataset)
     seeds_ = check_seeds(seeds)
-    flip_rate = check_float(flip_rate, "flip_rate", low=0.0, high=0.5, low_open=True)
+    matrix = None
+    if isinstance(noise, str):
+        noise_name, rate = _check_noise_name(noise, flip_rate)
+    else:
+        noise_name, rate, matrix = USER_MATRIX, math.nan, _as_matrix(noise, flip_rate)
     fracs = sorted(
         {
             check_float(f, "each of fractions", low=0.0, low_open=True, high=1.0)
@@ -269,5 +489,13 @@ def debugging_task(
     if not fracs:
         raise InputValueError(f"fractions must hold at least one number; got {fractions!r}.")
     resolved = resolve_methods(methods, "debugging")
-    task = DebuggingTask(load_task_data(dataset), seeds_, flip_rate, fracs)
+    data = load_task_data(dataset)
+    if matrix is not None:
+        matrix, rate = _check_matrix(matrix, data)
+    elif noise_name == "class_conditional":  # one matrix for every seed
+        try:
+            matrix = pool_noise_matrix(data, rate)
+        except InputValueError as err:
+            raise InputValueError(f"noise='class_conditional', flip_rate={rate}: {err}") from err
+    task = DebuggingTask(data, seeds_, rate, fracs, noise=noise_name, noise_matrix=matrix)
     return run_task(task, resolved)

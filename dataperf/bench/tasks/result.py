@@ -41,6 +41,9 @@ class TaskResult:
         JSON-serialisable.
     single_label : str
         The column heading of single-setting metrics (x None) in :meth:`table`.
+    single_labels : dict of str -> str
+        Per-metric headings of single-setting metrics that differ from ``single_label`` (e.g.
+        the debugging task's ``precision`` of a flagged set).
     """
 
     task: str
@@ -50,6 +53,7 @@ class TaskResult:
     metrics: tuple[str, ...]
     info: dict[str, Any] = field(default_factory=dict)
     single_label: str = "value"
+    single_labels: dict[str, str] = field(default_factory=dict)
 
     @property
     def methods(self) -> list[str]:
@@ -92,15 +96,19 @@ class TaskResult:
     def _check_metric(self, metric: str) -> None:
         check_choice(metric, "metric", self.metrics)
 
-    def _label(self, x: Any) -> str:
+    def _label(self, x: Any, metric: str) -> str:
         if x is None:
-            return self.single_label
+            return self.single_labels.get(metric, self.single_label)
         if self.x_name == "fraction":
             return f"{x:.0%} inspected"
         return f"{self.x_name} {x}"
 
     def table(self, metric: str | None = None) -> str:
         """Markdown tables, one per metric: method x budget / fraction / k, mean ± std over seeds.
+
+        Every method has a row in every table, blank where it has no value (e.g. the debugging
+        task's ``precision`` for a method that returns no flagged set); a reference row only
+        where it has values.
 
         Parameters
         ----------
@@ -111,13 +119,18 @@ class TaskResult:
         blocks = []
         for name in metrics:
             xs = self.xs(name)
-            methods = [m for m in self.methods if any(self.values(m, name, x).size for x in xs)]
+            references = set(self.references)
+            methods = [
+                m
+                for m in self.methods
+                if m not in references or any(self.values(m, name, x).size for x in xs)
+            ]
             n_seeds = len(self.seeds)
             lines = [
                 f"**{self.task} / {self.dataset}: {name}** "
                 f"(mean ± std over {n_seeds} seed{'s' * (n_seeds != 1)})",
                 "",
-                "| method | " + " | ".join(self._label(x) for x in xs) + " |",
+                "| method | " + " | ".join(self._label(x, name) for x in xs) + " |",
                 "|---|" + "---:|" * len(xs),
             ]
             for method in methods:
@@ -130,8 +143,8 @@ class TaskResult:
         return "\n\n".join(blocks)
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-serialisable dict: task, dataset, x_name, metrics, single_label, info, rows,
-        summary."""
+        """A JSON-serialisable dict: task, dataset, x_name, metrics, single_label, single_labels,
+        info, rows, summary."""
         summary: dict[str, Any] = {}
         for metric in self.metrics:
             for method in self.methods:
@@ -146,6 +159,7 @@ class TaskResult:
             "x_name": self.x_name,
             "metrics": list(self.metrics),
             "single_label": self.single_label,
+            "single_labels": dict(self.single_labels),
             "info": self.info,
             "summary": summary,
             "rows": [dict(row) for row in self.rows],
@@ -161,7 +175,8 @@ class TaskResult:
         """Save a figure of every metric (mean ± std over seeds) to ``path``; return the path.
 
         Metrics with several x values are drawn as lines (x: budget, fraction inspected or k);
-        single-setting metrics as bars. Needs matplotlib (Agg backend; no display).
+        single-setting metrics as bars; at most three panels a row. Needs matplotlib (Agg
+        backend; no display).
         """
         from dataperf._optional import require
 
@@ -172,9 +187,13 @@ class TaskResult:
         from matplotlib.figure import Figure
 
         height = max(4.0, 0.3 * len(self.methods) + 1.5)
-        fig = Figure(figsize=(5.6 * len(self.metrics), height), layout="constrained")
-        axes = fig.subplots(1, len(self.metrics), squeeze=False)[0]
-        for ax, metric in zip(axes, self.metrics, strict=True):
+        ncols = max(1, min(3, len(self.metrics)))
+        nrows = max(1, math.ceil(len(self.metrics) / ncols))
+        fig = Figure(figsize=(5.6 * ncols, height * nrows), layout="constrained")
+        axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+        for ax in axes[len(self.metrics) :]:
+            ax.set_axis_off()
+        for ax, metric in zip(axes, self.metrics):
             xs = self.xs(metric)
             methods = [m for m in self.methods if any(self.values(m, metric, x).size for x in xs)]
             if xs == [None]:
@@ -186,8 +205,12 @@ class TaskResult:
                 ax.set_yticks(range(len(methods)), methods)
                 ax.invert_yaxis()
                 ax.set_xlabel(metric)
-                lo = min(means) - max(stds + [0.0]) - 0.02
-                ax.set_xlim(max(0.0, lo), min(1.0, max(means) + max(stds + [0.0]) + 0.02))
+                spread = max(stds + [0.0])
+                if max(means) <= 1.0:  # a score in [0, 1]: zoom in on the differences
+                    lo = min(means) - spread - 0.02
+                    ax.set_xlim(max(0.0, lo), min(1.0, max(means) + spread + 0.02))
+                else:  # a count (e.g. items flagged): from zero
+                    ax.set_xlim(0.0, (max(means) + spread) * 1.05)
             else:
                 for method in methods:
                     pts = [(x, self.values(method, metric, x)) for x in xs]

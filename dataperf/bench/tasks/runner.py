@@ -76,9 +76,12 @@ class Task(Protocol):
     """What the runner needs from a task.
 
     ``name`` is its registry key, ``x_name`` what the x of a row is (``"budget"``, ...), and
-    ``metrics`` the metric names. :meth:`trials` yields the trials (at least one per seed);
-    :meth:`score` checks one method's output on one trial and returns ``(metric, x, value)``
-    triples; :meth:`info` returns the settings to keep in ``TaskResult.info``.
+    ``metrics`` the metric names it may score (a metric no method scored is left out of the
+    result). A task may also have ``single_labels``, a dict metric -> the column heading of a
+    single-setting metric (see :class:`~dataperf.bench.tasks.result.TaskResult`).
+    :meth:`trials` yields the trials (at least one per seed); :meth:`score` checks one method's
+    output on one trial and returns ``(metric, x, value)`` triples; :meth:`info` returns the
+    settings to keep in ``TaskResult.info``.
     """
 
     name: str
@@ -214,7 +217,9 @@ def run_task(task: Task, methods: Mapping[str, Method]) -> TaskResult:
     methods first, then the references.
 
     ``info["seconds"]`` is the time spent inside each method (summed over trials);
-    ``info["skipped"]`` (when present) names the built-ins that could not run and why.
+    ``info["skipped"]`` (when present) names the built-ins that could not run and why. A metric
+    of ``task.metrics`` with no row (e.g. a flagged-set score when no method flags a set) is
+    left out of ``TaskResult.metrics``.
     """
     resolved = dict(methods)
     rows: list[dict[str, Any]] = []
@@ -246,7 +251,8 @@ def run_task(task: Task, methods: Mapping[str, Method]) -> TaskResult:
         dataset=task.dataset,
         x_name=task.x_name,
         rows=tuple(rows),
-        metrics=task.metrics,
+        metrics=tuple(m for m in task.metrics if any(row["metric"] == m for row in rows)),
         info=info,
         single_label=task.single_label,
+        single_labels=dict(getattr(task, "single_labels", {})),
     )
