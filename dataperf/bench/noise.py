@@ -113,7 +113,9 @@ def confusion_noise_matrix(
             f"{describe(confusion)}. Fix: sklearn.metrics.confusion_matrix(y_true, y_pred)."
         )
     rate = _rate(rate)
-    cap = check_float(max_class_rate, "max_class_rate", low=0.0, high=0.5, low_open=True)
+    cap = check_float(
+        max_class_rate, "max_class_rate", low=0.0, high=0.5, low_open=True, high_open=True
+    )
     k = len(c)
     sizes = c.sum(axis=1) if class_sizes is None else np.asarray(class_sizes, dtype=np.float64)
     if sizes.shape != (k,) or (sizes < 0).any() or sizes.sum() <= 0:

@@ -68,7 +68,7 @@ class LabelIssues:
         class distribution: the model's probabilities (``"confident_learning"``,
         ``"self_confidence"``, ``"margin"``), the neighbours' label shares (``"knn"``) or their
         weighted mean (``"ensemble"`` with embeddings).
-    suggestion_confidence : (N,) float64 array
+    suggestion_confidence : (N,) float64 array, optional
         The evidence's probability of the suggested label, in [0, 1]: how sure the method is
         that the suggestion is right. Review the flagged items with
         ``review_order("suggestion")`` to see the suggestions most likely right first (these
@@ -93,7 +93,7 @@ class LabelIssues:
     labels: np.ndarray
     ids: np.ndarray
     method: str
-    suggestion_confidence: np.ndarray
+    suggestion_confidence: np.ndarray | None = None
     class_names: list[str] | None = None
 
     def _name(self, c: int) -> str:
@@ -120,6 +120,12 @@ class LabelIssues:
         check_choice(by, "by", ["score", "suggestion"])
         if by == "score":
             return self.indices.copy()
+        if self.suggestion_confidence is None:
+            raise InputValueError(
+                "review_order('suggestion') needs suggestion_confidence, but this LabelIssues "
+                "was built without it. Fix: use find_label_issues(...), which sets it, or "
+                "review_order('score')."
+            )
         conf = self.suggestion_confidence[self.indices]
         rank = np.arange(len(self.indices))
         return self.indices[np.lexsort((rank, -conf))]
@@ -152,11 +158,12 @@ class LabelIssues:
                     "id": item_id.item() if hasattr(item_id, "item") else item_id,
                     "label": int(self.labels[i]),
                     "suggested": int(self.suggested[i]),
-                    "suggestion_confidence": float(self.suggestion_confidence[i]),
                     "score": float(self.scores[i]),
                     "reasons": list(self.reasons[i]),
                 }
             )
+            if self.suggestion_confidence is not None:
+                out[-1]["suggestion_confidence"] = float(self.suggestion_confidence[i])
             if self.class_names:
                 out[-1]["label_name"] = self.class_names[int(self.labels[i])]
                 out[-1]["suggested_name"] = self.class_names[int(self.suggested[i])]

@@ -91,7 +91,7 @@ def label_issues_report(
         suggested = r.get("suggested_name", r["suggested"])
         rows.append(
             row
-            + [r["id"], str(given), suggested, r["suggestion_confidence"], r["score"]]
+            + [r["id"], str(given), suggested, r.get("suggestion_confidence"), r["score"]]
             + ["; ".join(r["reasons"])]
         )
     n = len(issues.scores)

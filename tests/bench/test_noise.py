@@ -126,15 +126,9 @@ def test_confusion_noise_matrix_water_fills_under_the_cap():
             lambda: confusion_noise_matrix(np.eye(3), 0.1, max_class_rate=0.0),
             r"max_class_rate must be",
         ),
-        pytest.param(
+        (
             lambda: confusion_noise_matrix(np.eye(3), 0.1, max_class_rate=0.5),
             r"max_class_rate must be",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="noise.py checks max_class_rate in (0, 0.5] while its docstring says "
-                "(0, 0.5); at 0.5 a class may flip half its items, which class_conditional_noise "
-                "then refuses (reported; drop this mark once fixed)",
-            ),
         ),
     ],
 )

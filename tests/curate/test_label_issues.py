@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 
 import numpy as np
@@ -325,6 +326,10 @@ def test_suggestion_confidence_and_review_order(planted):
     assert {r["rank"] for r in records} == set(range(1, len(issues) + 1))
     with pytest.raises(ValueError, match="by"):
         issues.review_order("confidence")
+    bare = dataclasses.replace(issues, suggestion_confidence=None)  # built by hand, without it
+    with pytest.raises(ValueError, match="without it"):
+        bare.review_order("suggestion")
+    assert "suggestion_confidence" not in bare.to_records()[0]
 
 
 def test_ensemble_suggestion_uses_the_neighbours():
