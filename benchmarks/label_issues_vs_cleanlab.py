@@ -19,7 +19,9 @@ defaults; ``ensemble`` = ``dataperf.curate.find_label_issues(signals)`` with its
 (embeddings = the features, exact neighbour search); ``ensemble (probs only)`` = the same
 without embeddings; ``--methods`` adds other dataperf methods. Each flagged set is scored
 against the planted errors: precision, recall, F1, and the accuracy of the suggested label on
-the correctly flagged items (cleanlab: the argmax of ``pred_probs``, as its Datalab suggests).
+the correctly flagged items, all of them and the half with the most confident suggestion
+(cleanlab: the argmax of ``pred_probs``, as its Datalab suggests, confidence its probability;
+dataperf: ``suggested`` and ``suggestion_confidence``).
 
 Out-of-sample probabilities are cached in ``--cache`` (one ``.npz`` per cell, keyed by every
 setting that changes them), so a re-run or a new method costs only the detection step.
@@ -192,31 +194,41 @@ def oos_probs(
 
 
 # ----------------------------------------------------------------------------- scoring
-def scores(flagged: np.ndarray, suggested: np.ndarray, truth: np.ndarray, noisy: np.ndarray):
-    """Precision, recall, F1 of a flagged mask; accuracy of the suggestions on true hits."""
+def scores(flagged, suggested, confidence, truth, noisy) -> dict[str, float]:
+    """Precision, recall, F1 of a flagged mask; accuracy of the suggestions on the true hits,
+    all of them and the more confident half."""
     planted = noisy != truth
-    hits = flagged & planted
-    tp = float(hits.sum())
+    hits = np.flatnonzero(flagged & planted)
+    tp = float(len(hits))
     p = tp / max(int(flagged.sum()), 1)
     r = tp / max(int(planted.sum()), 1)
     f = 2 * p * r / max(p + r, 1e-12)
-    sugg = float((suggested[hits] == truth[hits]).mean()) if tp else float("nan")
-    return {"flagged": int(flagged.sum()), "precision": p, "recall": r, "f1": f, "suggest": sugg}
+    right = suggested[hits] == truth[hits]
+    surest = right[np.argsort(-confidence[hits], kind="stable")[: (len(hits) + 1) // 2]]
+    return {
+        "flagged": int(flagged.sum()),
+        "precision": p,
+        "recall": r,
+        "f1": f,
+        "suggest": float(right.mean()) if tp else float("nan"),
+        "suggest_surest": float(surest.mean()) if tp else float("nan"),
+    }
 
 
 def detect(method: str, noisy: np.ndarray, probs: np.ndarray, x: np.ndarray, cl_find):
-    """(flagged mask, suggested labels, seconds) of one method."""
+    """(flagged mask, suggested labels, their confidence, seconds) of one method."""
     start = time.perf_counter()
     if method == "cleanlab":
         mask = np.asarray(cl_find(noisy, probs), dtype=bool)
-        return mask, probs.argmax(1), time.perf_counter() - start
+        return mask, probs.argmax(1), probs.max(1), time.perf_counter() - start
     base, _, variant = method.partition(" ")
     emb = None if variant == "(probs only)" else x
     signals = Signals(probs=probs, labels=noisy, embeddings=emb, meta={"out_of_sample": True})
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # the probs are out-of-sample: no warning expected
         res = find_label_issues(signals, method=base, search="exact")
-    return res.is_issue, res.suggested, time.perf_counter() - start
+    seconds = time.perf_counter() - start
+    return res.is_issue, res.suggested, res.suggestion_confidence, seconds
 
 
 def run(args: argparse.Namespace) -> list[dict[str, Any]]:
@@ -234,7 +246,7 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
                             name, args.fashion_n, model, noise, rate, seed, cache
                         )
                         for method in methods:
-                            mask, sugg, secs = detect(method, noisy, probs, x, cl_find)
+                            mask, sugg, conf, secs = detect(method, noisy, probs, x, cl_find)
                             row = {
                                 "data": name if name == "digits" else f"fashion-{len(truth)}",
                                 "model": model,
@@ -244,7 +256,7 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
                                 "method": method,
                                 "errors": int((noisy != truth).sum()),
                                 "seconds": secs,
-                                **scores(mask, sugg, truth, noisy),
+                                **scores(mask, sugg, conf, truth, noisy),
                             }
                             rows.append(row)
                         if args.verbose:
@@ -267,8 +279,8 @@ def table(rows: list[dict[str, Any]]) -> str:
     }
     out = [
         "| data | model | noise | rate | method | seeds | errors | flagged | precision | recall "
-        "| F1 | F1 - cleanlab | precision - cleanlab | suggested label right |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| F1 | F1 - cleanlab | precision - cleanlab | suggestion right | surest half right |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for key, v in groups.items():
         data, model, noise, rate, method = key
@@ -281,7 +293,40 @@ def table(rows: list[dict[str, Any]]) -> str:
         out.append(
             f"| {data} | {model} | {noise} | {rate:.0%} | {method} | {len(v)} | "
             f"{m('errors'):.0f} | {m('flagged'):.0f} | {m('precision'):.3f} | {m('recall'):.3f} "
-            f"| {m('f1'):.3f} | {d_f1} | {d_p} | {m('suggest'):.3f} |"
+            f"| {m('f1'):.3f} | {d_f1} | {d_p} | {m('suggest'):.3f} | {m('suggest_surest'):.3f} |"
+        )
+    return "\n".join(out)
+
+
+def summary(rows: list[dict[str, Any]]) -> str:
+    """Markdown: one line per (data, model, noise, rate): cleanlab against the default method
+    with and without embeddings (means over seeds)."""
+    cells: dict[tuple, dict[str, list[dict[str, Any]]]] = {}
+    for r in rows:
+        key = (r["data"], r["model"], r["noise"], r["rate"])
+        cells.setdefault(key, {}).setdefault(r["method"], []).append(r)
+    out = [
+        "| data | model | noise | rate | cleanlab F1 / precision | ensemble F1 / precision "
+        "| probs only F1 / precision | suggestion right: cleanlab / ensemble (surest half) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for (data, model, noise, rate), by in cells.items():
+
+        def m(method: str, field: str, by: dict = by) -> float:
+            return float(np.nanmean([r[field] for r in by[method]]))
+
+        def pair(method: str) -> str:
+            f, p = m(method, "f1"), m(method, "precision")
+            if method == "cleanlab":
+                return f"{f:.3f} / {p:.3f}"
+            df, dp = f - m("cleanlab", "f1"), p - m("cleanlab", "precision")
+            return f"{f:.3f} ({df:+.3f}) / {p:.3f} ({dp:+.3f})"
+
+        out.append(
+            f"| {data} | {model} | {noise} | {rate:.0%} | {pair('cleanlab')} | "
+            f"{pair('ensemble')} | {pair('ensemble (probs only)')} | "
+            f"{m('cleanlab', 'suggest'):.3f} / {m('ensemble', 'suggest'):.3f} "
+            f"({m('ensemble', 'suggest_surest'):.3f}) |"
         )
     return "\n".join(out)
 
@@ -301,6 +346,7 @@ def main() -> None:
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args()
     rows = run(args)
+    print(summary(rows), "\n")
     print(table(rows))
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1))
