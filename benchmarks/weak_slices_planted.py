@@ -349,6 +349,8 @@ def main(argv: list[str] | None = None) -> None:
                 print("| " + " | ".join(row) + " |")
         keys = [(d, s, emb) for d in args.datasets for s in args.settings]
         print(f"| **all** | | {emb} | | | | " + " | ".join(cell(keys, m) for m in names) + " |")
+    keys = [(d, s, e) for d in args.datasets for s in args.settings for e in EMBEDDINGS]
+    print("| **all** | | both | | | | " + " | ".join(cell(keys, m) for m in names) + " |")
     for emb in (*EMBEDDINGS, None):
         keys = [
             (d, s, e)
