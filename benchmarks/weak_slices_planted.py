@@ -65,7 +65,7 @@ The design choices of ``find_weak_slices`` (granularities, clustering within lab
 evidence used to choose among overlapping clusters) were compared on seeds 100-105, not on the
 seeds of the reported table (0-9).
 
-Run (about 4-6 minutes on the 2-core VM)::
+Run (about 3 minutes on the 2-core VM, longer while other work runs)::
 
     python benchmarks/weak_slices_planted.py            # 10 seeds per dataset and setting
     python benchmarks/weak_slices_planted.py --seeds 3 --datasets digits --verbose
