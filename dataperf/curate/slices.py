@@ -5,7 +5,17 @@ loss) on it, and ranks them by a *lower confidence bound* of how much worse the 
 whole data, so that a tiny cluster with a few unlucky errors does not outrank a large, clearly
 weak one. Candidates are
 
-- clusters in embedding space: seeded k-means (scikit-learn) on L2-normalised embeddings;
+- clusters in embedding space: seeded k-means (scikit-learn) on L2-normalised embeddings, by
+  default at several granularities (3, 6, 12, 25, 50 clusters, say) and both over all items and
+  within each label, since a weak subgroup is often part of one class (a rare subclass) and
+  only one level of detail matches its size. Overlapping clusters are the same region seen at
+  several levels: of each such family only the one with the strongest evidence of a higher
+  error rate (the scan statistic's likelihood ratio, as in Kulldorff's spatial scan) is kept,
+  so a weak region appears once, at its own extent, rather than as its purest sliver or as a
+  coarse blob around it. Domino (Eyuboglu et al., ICLR 2022) fits one mixture model to
+  embeddings, labels and predictions; here plain k-means partitions are made label-aware by
+  clustering within each label and error-aware by how one cluster is chosen among overlapping
+  ones;
 - groups defined by per-item metadata columns (``signals.meta["columns"]``) named in
   ``columns``: one group per value of a categorical column, quantile bins of a numeric one.
 
@@ -47,6 +57,8 @@ __all__ = ["METRICS", "Slice", "find_weak_slices"]
 METRICS = ("error", "loss")
 
 _N_REPRESENTATIVES = 5
+_MAX_CLUSTERS = 50  # clusters per k-means partition at most
+_COARSE = 8  # partitions into at most this many clusters get three k-means starts
 _N_BINS = 4  # quantile bins per numeric column (quartiles), fewer when data are scarce
 _MAX_INT_CATEGORIES = 20  # integer columns with at most this many values count as categorical
 
@@ -152,21 +164,112 @@ def _unit(x: np.ndarray) -> np.ndarray:
     return x / np.where(norms > 0, norms, 1.0)[:, None]
 
 
-def _cluster_groups(x: np.ndarray, n_clusters: int, seed: int) -> list[tuple[str, np.ndarray]]:
+def _kmeans(x: np.ndarray, k: int, seed: int, n_init: int) -> np.ndarray:
     from sklearn.cluster import KMeans
     from sklearn.exceptions import ConvergenceWarning
 
-    n_clusters = min(n_clusters, len(x))
-    if n_clusters < 2:
-        return []
     with warnings.catch_warnings():
         # fewer distinct points than clusters: k-means returns duplicate (empty) clusters
         warnings.simplefilter("ignore", ConvergenceWarning)
-        labels = KMeans(n_clusters=n_clusters, n_init=3, random_state=seed).fit_predict(x)
+        return KMeans(n_clusters=k, n_init=n_init, random_state=seed).fit_predict(x)
+
+
+def _cluster_groups(x: np.ndarray, n_clusters: int, seed: int) -> list[tuple[str, np.ndarray]]:
+    n_clusters = min(n_clusters, len(x))
+    if n_clusters < 2:
+        return []
+    labels = _kmeans(x, n_clusters, seed, n_init=3)
     return [
         (f"embedding cluster {c}", np.flatnonzero(labels == c).astype(np.int64))
         for c in range(n_clusters)
     ]
+
+
+def _ladder(k_max: int) -> list[int]:
+    """Cluster counts from coarse to fine, halving down from ``k_max``: e.g. 3, 6, 12, 25, 50."""
+    ks = []
+    k = k_max
+    while k >= 2:
+        ks.append(k)
+        k //= 2
+    return ks[::-1]
+
+
+def _starts(k: int) -> int:
+    """k-means starts for a partition into ``k`` clusters: three for a coarse one, where one bad
+    start can merge two whole regions, one for a fine one (cheap insurance is no longer cheap
+    there, and the neighbouring levels give other views of the same regions)."""
+    return 3 if k <= _COARSE else 1
+
+
+def _multiscale_groups(
+    x: np.ndarray, labels: np.ndarray, min_size: int, seed: int
+) -> list[tuple[str, np.ndarray]]:
+    """k-means partitions at several granularities, of all items and of each label's items.
+
+    A partition of ``m`` items has at most ``min(50, m // (2 * min_size))`` clusters (at least 2
+    for the partition of all items), so its clusters hold ``2 * min_size`` items on average at
+    the finest level.
+    """
+    groups = []
+    for k in _ladder(min(len(x), max(2, min(_MAX_CLUSTERS, len(x) // (2 * min_size))))):
+        assign = _kmeans(x, k, seed, n_init=_starts(k))
+        for c in range(k):
+            members = np.flatnonzero(assign == c).astype(np.int64)
+            groups.append((f"embedding cluster {c + 1} of {k}", members))
+    for value in np.unique(labels):
+        idx = np.flatnonzero(labels == value).astype(np.int64)
+        for k in _ladder(min(_MAX_CLUSTERS, len(idx) // (2 * min_size))):
+            assign = _kmeans(x[idx], k, seed, n_init=_starts(k))
+            for c in range(k):
+                members = idx[assign == c]
+                groups.append(
+                    (f"label {value.item()!r}, embedding cluster {c + 1} of {k}", members)
+                )
+    return groups
+
+
+def _evidence(total: float, m: int, grand: float, n: int, metric: str) -> float:
+    """How clearly ``m`` items whose values sum to ``total`` stand out from the rest: the
+    log-likelihood ratio of the scan statistic (Kulldorff), "one rate inside and another
+    outside" against "one rate everywhere"; Bernoulli for the error rate, and for the loss the
+    Gaussian mean shift ``m n / (n - m) (v - o)^2``, which orders groups as that model's ratio
+    does (the shared variance is left out: it is the same for every group)."""
+    if m >= n:
+        return 0.0
+    if metric == "loss":
+        v, o = total / m, grand / n
+        return m * n / (n - m) * (v - o) ** 2
+
+    def loglik(c: float, k: float) -> float:  # max log-likelihood of c successes in k trials
+        return sum(a * np.log(a / k) for a in (c, k - c) if a > 0)
+
+    return loglik(total, m) + loglik(grand - total, n - m) - loglik(grand, n)
+
+
+def _distinct(candidates: list[tuple], n: int) -> list[tuple]:
+    """Candidates in order of evidence (``t[-1]``, then ``t[3]``), keeping a cluster only when
+    at most half of the smaller of it and each kept cluster lies in the other: of a family of
+    nested or overlapping clusters (the same region at several granularities) the one with the
+    strongest evidence stays. Column groups are always kept and block nothing."""
+    kept = []
+    owner = np.full((n, 1), -1, dtype=np.int64)  # per item: the kept clusters holding it
+    sizes = np.zeros(0, dtype=np.int64)
+    for t in sorted(candidates, key=lambda t: (-t[-1], t[3])):
+        members = t[6]
+        if t[4] == "cluster":
+            held = owner[members]
+            inter = np.bincount(held[held >= 0], minlength=len(sizes))
+            if np.any(inter > 0.5 * np.minimum(len(members), sizes)):
+                continue
+            free = held < 0
+            if not free.any(axis=1).all():  # some member already fills every column
+                owner = np.hstack([owner, np.full((n, 1), -1, dtype=np.int64)])
+                free = owner[members] < 0
+            owner[members, free.argmax(axis=1)] = len(sizes)
+            sizes = np.append(sizes, len(members))
+        kept.append(t)
+    return kept
 
 
 def _column_groups(name: str, values: np.ndarray, min_size: int) -> list[tuple[str, np.ndarray]]:
@@ -237,7 +340,13 @@ def find_weak_slices(
         ``N / min_size < 4``; NaN items are left out). 2-D columns (e.g. image fingerprints)
         cannot be named here; unnamed columns are ignored.
     n_clusters : int, optional
-        Number of k-means clusters; default ``max(2, min(50, N // (2 * min_size)))``.
+        Number of k-means clusters of one partition of all items (no other clusters). Default:
+        several partitions, of all items and of each label's items, from 2 or 3 clusters up to
+        ``min(50, m // (2 * min_size))`` for ``m`` items (at least 2 for all items), halving
+        the count from level to level; of clusters that overlap (more than half of the smaller
+        inside the other) only the one with the largest likelihood ratio of "higher error rate
+        (mean loss) inside than outside" is kept. These k-means runs have three starts up to 8
+        clusters, one above; an explicit ``n_clusters`` has three (``n_init=3``).
     confidence : float
         Level of the confidence intervals, in (0, 1).
     seed : int
@@ -247,9 +356,10 @@ def find_weak_slices(
     -------
     list of Slice
         Groups with ``size >= min_size`` that are worse than overall (``value > overall``),
-        sorted by the lower confidence bound of the lift (``ci[0] / overall``), descending;
-        ties go to the larger value, then the larger group. Empty when the model makes no
-        error (or has zero loss) on any item.
+        no two clusters overlapping by more than half of the smaller one, sorted by the lower
+        confidence bound of the lift (``ci[0] / overall``), descending; ties go to the larger
+        value, then the larger group. Empty when the model makes no error (or has zero loss)
+        on any item.
 
     Raises
     ------
@@ -300,13 +410,17 @@ def find_weak_slices(
     groups: list[tuple[str, str, np.ndarray]] = []
     if signals.embeddings is not None:
         x = _unit(check_embeddings(signals.embeddings)[order])
-        k = n_clusters if n_clusters is not None else max(2, min(50, n // (2 * min_size)))
-        groups += [("cluster", d, g) for d, g in _cluster_groups(x, min(k, n), seed)]
+        if n_clusters is None:
+            found = _multiscale_groups(x, labels, min_size, seed)
+        else:
+            found = _cluster_groups(x, n_clusters, seed)
+        groups += [("cluster", d, g) for d, g in found]
     for name in names:
         col = np.asarray(signals.meta["columns"][name])[order]
         groups += [("column", d, g) for d, g in _column_groups(name, col, min_size)]
 
     scored = []
+    grand = float(values.sum())
     for rank, (kind, label, members) in enumerate(groups):
         m = len(members)
         if m < min_size:
@@ -317,12 +431,14 @@ def find_weak_slices(
             continue
         ci = wilson_interval(float(v.sum()), m, z) if metric == "error" else mean_interval(v, z)
         ci = (min(ci[0], value), max(ci[1], value))  # guard rounding at the ends
-        scored.append((-ci[0], -value, -m, rank, kind, label, members, value, ci))
+        evidence = _evidence(float(v.sum()), m, grand, n, metric)
+        scored.append((-ci[0], -value, -m, rank, kind, label, members, value, ci, evidence))
+    scored = _distinct(scored, n)
     scored.sort(key=lambda t: t[:4])
 
     pct = f"{100 * float(confidence):g}%"
     out = []
-    for _, _, _, _, kind, label, members, value, ci in scored[:n_slices]:
+    for _, _, _, _, kind, label, members, value, ci, _ in scored[:n_slices]:
         m = len(members)
         if x is not None:
             centre = x[members].mean(0)
