@@ -287,16 +287,17 @@ def _method_ensemble(inp: Inputs) -> Partial:
     cl, estimate = _confident_learning(inp)
     sc = _self_confidence(inp)
     _, p_best = _best_other(inp.probs, inp.labels)
-    # The model's view: mean rank of low self-confidence and of the margin to the best other
-    # class (which tells a look-alike confusion from a plainly wrong label).
-    scores = (_rank01(1.0 - sc) + _rank01(p_best - sc)) / 2.0
+    margin = _rank01(p_best - sc)  # how much the model prefers another class
     # The model and the neighbours both vote on the true label, the neighbours as far as
-    # they can be trusted: the suggestions come from the same weighted mean.
+    # they can be trusted: the suggestions come from the same weighted mean. Without
+    # neighbours, low self-confidence joins the margin as the label's lack of support.
     knn, evidence = None, inp.probs
-    if inp.embeddings is not None:
+    if inp.embeddings is None:
+        scores = (_rank01(1.0 - sc) + margin) / 2.0
+    else:
         knn = _knn_votes(inp)
         weight = _neighbour_weight(cl.is_issue, knn)
-        scores = (scores + weight * _rank01(knn[0])) / (1.0 + weight)
+        scores = (margin + weight * _rank01(knn[0])) / (1.0 + weight)
         evidence = (inp.probs + weight * knn[4]) / (1.0 + weight)
     n_flagged = estimate if inp.num_issues is None else inp.num_issues
     flagged = _top_n(scores, n_flagged)

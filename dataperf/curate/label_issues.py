@@ -224,10 +224,10 @@ def find_label_issues(
         different label (ties not flagged). Needs ``embeddings``; ignores ``probs``.
     ``"ensemble"`` (default)
         Flags the top n (n = the number of items confident learning flags, or
-        ``num_issues``) of a score that is the weighted mean of the model's part (weight 1:
-        the mean of the rank-normalised self-confidence score ``1 - p[given]`` and margin
-        score ``max_{j != given} p_j - p[given]``) and, when embeddings exist, the
-        rank-normalised kNN disagreement (weight ``w``); so the model and the labelled
+        ``num_issues``) of a score that is the weighted mean of the rank-normalised margin
+        score ``max_{j != given} p_j - p[given]`` (weight 1) and the rank-normalised kNN
+        disagreement (weight ``w``); without embeddings, the mean of the rank-normalised margin
+        and self-confidence ``1 - p[given]`` scores. So the model and the labelled
         neighbourhood must both point at an item. ``w`` measures how far the neighbours can be
         trusted: with ``a`` the share of confident learning's flagged items whose neighbours'
         plurality also prefers another label, ``w = clip((a - 0.5) / 0.3, 0, 1)``. Where
