@@ -32,6 +32,7 @@ from dataperf._validate import check_embeddings, check_float, check_labels, desc
 __all__ = [
     "MAX_CLASS_RATE",
     "MAX_REGION_SHARE",
+    "check_noise_matrix",
     "class_conditional_noise",
     "confusion_noise_matrix",
     "systematic_noise",
@@ -150,7 +151,9 @@ def confusion_noise_matrix(
     return t
 
 
-def _check_noise_matrix(matrix: Any) -> np.ndarray:
+def check_noise_matrix(matrix: Any) -> np.ndarray:
+    """``matrix`` as a (K, K) float64 noise matrix, checked: probabilities, rows summing to 1,
+    every diagonal entry above 0.5 (each class keeps the majority of its labels)."""
     try:
         t = np.asarray(matrix, dtype=np.float64)
     except (TypeError, ValueError):
@@ -201,7 +204,7 @@ def class_conditional_noise(labels: Any, noise_matrix: Any, *, seed: int) -> np.
     (N,) int64 array
         The noisy labels.
     """
-    t = _check_noise_matrix(noise_matrix)
+    t = check_noise_matrix(noise_matrix)
     y, k = _labels(labels, len(t))
     rng = np.random.default_rng([seed, 37])
     noisy = y.copy()

@@ -211,21 +211,21 @@ def _multiscale_groups(
     for the partition of all items), so its clusters hold ``2 * min_size`` items on average at
     the finest level.
     """
-    groups = []
-    for k in _ladder(min(len(x), max(2, min(_MAX_CLUSTERS, len(x) // (2 * min_size))))):
-        assign = _kmeans(x, k, seed, n_init=_starts(k))
-        for c in range(k):
-            members = np.flatnonzero(assign == c).astype(np.int64)
-            groups.append((f"embedding cluster {c + 1} of {k}", members))
+    everything = np.arange(len(x), dtype=np.int64)
+    k_all = min(len(x), max(2, min(_MAX_CLUSTERS, len(x) // (2 * min_size))))
+    parts = [("", everything, k_all)]
     for value in np.unique(labels):
         idx = np.flatnonzero(labels == value).astype(np.int64)
-        for k in _ladder(min(_MAX_CLUSTERS, len(idx) // (2 * min_size))):
+        parts.append(
+            (f"label {value.item()!r}, ", idx, min(_MAX_CLUSTERS, len(idx) // (2 * min_size)))
+        )
+    groups = []
+    for prefix, idx, k_max in parts:
+        for k in _ladder(k_max):
             assign = _kmeans(x[idx], k, seed, n_init=_starts(k))
-            for c in range(k):
-                members = idx[assign == c]
-                groups.append(
-                    (f"label {value.item()!r}, embedding cluster {c + 1} of {k}", members)
-                )
+            groups += [
+                (f"{prefix}embedding cluster {c + 1} of {k}", idx[assign == c]) for c in range(k)
+            ]
     return groups
 
 

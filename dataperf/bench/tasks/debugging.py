@@ -25,6 +25,7 @@ import numpy as np
 from dataperf._errors import InputTypeError, InputValueError
 from dataperf._validate import check_choice, check_float, describe
 from dataperf.bench.noise import (
+    check_noise_matrix,
     class_conditional_noise,
     confusion_noise_matrix,
     systematic_noise,
@@ -150,7 +151,7 @@ def _as_matrix(noise: Any, flip_rate: Any) -> np.ndarray:
 
 def _check_matrix(matrix: np.ndarray, data: TaskData) -> tuple[np.ndarray, float]:
     """A user's noise matrix checked against ``data`` (shape (K, K), rows summing to 1, every
-    diagonal entry above 0.5: the checks of :func:`class_conditional_noise`) and the share of
+    diagonal entry above 0.5: :func:`dataperf.bench.noise.check_noise_matrix`) and the share of
     the pool it flips, ``sum_i n_i (1 - T[i, i]) / N``."""
     k = data.num_classes
     if matrix.shape != (k, k):
@@ -160,7 +161,7 @@ def _check_matrix(matrix: np.ndarray, data: TaskData) -> tuple[np.ndarray, float
             "true = i)."
         )
     try:
-        class_conditional_noise(data.y_pool, matrix, seed=0)  # its checks, before the long run
+        check_noise_matrix(matrix)  # before the long run
     except InputValueError as err:
         raise InputValueError(f"noise matrix: {err}") from err
     sizes = np.bincount(data.y_pool, minlength=k)
